@@ -1,0 +1,31 @@
+import type { Params, QueryDef } from './query.js';
+
+/** A value, or a promise of it: the SQLite executor answers synchronously. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** Runs query definitions inside one transaction (or one statement). */
+export interface QueryRunner {
+  all<R>(query: QueryDef<R>, params?: Params): Awaitable<R[]>;
+  get<R>(query: QueryDef<R>, params?: Params): Awaitable<R | undefined>;
+  /** Runs a statement and returns the number of rows it changed. */
+  run(query: QueryDef<unknown>, params?: Params): Awaitable<number>;
+}
+
+export type Backend = 'sqlite' | 'postgres';
+
+/**
+ * The storage boundary. The engine holds every rule; an executor only runs statements,
+ * in transactions, and maps driver errors to BerthError codes.
+ */
+export interface Executor {
+  readonly backend: Backend;
+  /** Where the store lives, for messages (a file path or a redacted URL). */
+  readonly location: string;
+  /** One write transaction (SQLite: BEGIN IMMEDIATE), serialised with every other call. */
+  write<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
+  /** One read transaction: a consistent snapshot across several statements. */
+  read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
+  /** A single-statement read outside any explicit transaction. */
+  readonly direct: QueryRunner;
+  close(): Promise<void>;
+}

@@ -1,0 +1,148 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Row types: what the database stores, column for column (migrations/). Mappers in
+ * src/engine/row-mappers.ts turn rows into domain objects.
+ */
+
+export interface MetaRow {
+  key: string;
+  value: string;
+}
+
+export interface MigrationRow {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: number;
+}
+
+/** Registry of ids and names shared by containers and pods: both are unique across the two kinds. */
+export interface ObjectIdRow {
+  id: string;
+  name: string;
+  kind: 'container' | 'pod';
+}
+
+export interface PodRow {
+  id: string;
+  name: string;
+  namespace: string;
+  workspace: string | null;
+  config_json: string;
+  state_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  namespace: string;
+  pod_id: string | null;
+  /** Value of the `berth.workspace` label: the workspace that manages it. */
+  workspace: string | null;
+  config_json: string;
+  state_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ContainerDependencyRow {
+  container_id: string;
+  dependency_id: string;
+}
+
+export interface VolumeRow {
+  name: string;
+  namespace: string;
+  workspace: string | null;
+  config_json: string;
+  state_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ContainerVolumeRow {
+  container_id: string;
+  volume_name: string;
+}
+
+export interface ExecSessionRow {
+  id: string;
+  container_id: string;
+}
+
+export interface ExitCodeRow {
+  container_id: string;
+  code: number;
+  created_at: number;
+}
+
+export interface EventRow {
+  seq: Generated<number>;
+  ts: number;
+  namespace: string;
+  type: string;
+  subject_kind: string;
+  subject_id: string | null;
+  subject_name: string | null;
+  actor: string;
+  data_json: string;
+}
+
+export interface WorkspaceRow {
+  namespace: string;
+  name: string;
+  lineage: string;
+  serial: number;
+  state_json: string | null;
+  checksum: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface StateVersionRow {
+  namespace: string;
+  workspace: string;
+  serial: number;
+  lineage: string;
+  checksum: string | null;
+  state_json: string | null;
+  created_at: number;
+  who: string;
+  operation: string;
+}
+
+export interface LockRow {
+  key: string;
+  id: string;
+  operation: string;
+  who: string;
+  info: string;
+  version: string;
+  created_at: number;
+  pid: number;
+  host: string;
+  boot_id: string;
+  fencing_token: number;
+  expires_at: number | null;
+}
+
+/** The whole schema as kysely sees it. */
+export interface Database {
+  berth_meta: MetaRow;
+  berth_migrations: MigrationRow;
+  object_ids: ObjectIdRow;
+  pods: PodRow;
+  containers: ContainerRow;
+  container_dependencies: ContainerDependencyRow;
+  volumes: VolumeRow;
+  container_volumes: ContainerVolumeRow;
+  exec_sessions: ExecSessionRow;
+  exit_codes: ExitCodeRow;
+  events: EventRow;
+  workspaces: WorkspaceRow;
+  state_versions: StateVersionRow;
+  locks: LockRow;
+}

@@ -1,0 +1,47 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { mapDriverError } from '../driver-errors.js';
+
+/** Options of {@link openSqliteDatabase}. */
+export interface SqliteOpenOptions {
+  readonly: boolean;
+  busyTimeoutMs: number;
+}
+
+/**
+ * Opens the store's one connection with berth's pragmas. A missing store is created:
+ * its folder 0700 and its file 0600 (SQLite gives -wal and -shm the file's mode).
+ */
+export function openSqliteDatabase(file: string, opts: SqliteOpenOptions): BetterSqlite3.Database {
+  try {
+    if (!opts.readonly && !existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      closeSync(openSync(file, 'a', 0o600));
+    }
+    const db = new BetterSqlite3(file, {
+      readonly: opts.readonly,
+      fileMustExist: true,
+      // Wait this long for another process's write transaction instead of failing at once.
+      timeout: opts.busyTimeoutMs,
+    });
+    try {
+      // Checks the header before anything writes: a foreign file fails here, untouched.
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      if (!opts.readonly) {
+        // WAL: readers never wait for the writer, and the writer never waits for readers.
+        db.pragma('journal_mode = WAL');
+      }
+      // FULL: a committed transaction survives power loss, not only a process crash.
+      db.pragma('synchronous = FULL');
+      // Rows that reference others (pods, dependencies, volumes) are checked by the database too.
+      db.pragma('foreign_keys = ON');
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  } catch (err) {
+    throw mapDriverError(err, file);
+  }
+}

@@ -1,0 +1,174 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { Kysely, DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
+import { BerthError } from '../../errors.js';
+import { mapDriverError } from '../driver-errors.js';
+import type { Executor, QueryRunner } from '../executor.js';
+import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
+import type { Database } from '../schema.js';
+
+/** A kysely instance that only compiles SQLite SQL; it never connects. */
+export function createSqliteCompiler(): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+}
+
+interface Prepared {
+  readonly stmt: BetterSqlite3.Statement;
+  readonly slots: ReturnType<typeof compileDef>['slots'];
+  readonly reader: boolean;
+}
+
+/**
+ * Runs engine calls on the process's single SQLite connection. Calls are serialised:
+ * while one transaction is open (and awaiting), every other call waits its turn, so no
+ * statement can slip into another call's transaction.
+ */
+export class SqliteExecutor implements Executor {
+  readonly backend = 'sqlite' as const;
+  readonly direct: QueryRunner;
+  private readonly compiler = createSqliteCompiler();
+  private readonly prepared = new Map<QueryDef<unknown>, Prepared>();
+  private readonly beginImmediate: BetterSqlite3.Statement;
+  private readonly beginRead: BetterSqlite3.Statement;
+  private readonly commit: BetterSqlite3.Statement;
+  private readonly rollback: BetterSqlite3.Statement;
+  private readonly tx: QueryRunner;
+  private busy = false;
+  private readonly waiting: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    readonly db: BetterSqlite3.Database,
+    readonly location: string,
+  ) {
+    // IMMEDIATE takes the write lock up front: a deferred transaction that later upgrades
+    // is what produces "database is locked" under contention (podman #17859, #18356).
+    this.beginImmediate = db.prepare('BEGIN IMMEDIATE');
+    this.beginRead = db.prepare('BEGIN');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.tx = {
+      all: (q, p) => this.runAll(q, p),
+      get: (q, p) => this.runGet(q, p),
+      run: (q, p) => this.runRun(q, p),
+    };
+    this.direct = {
+      all: (q, p) => this.serial(() => this.runAll(q, p)),
+      get: (q, p) => this.serial(() => this.runGet(q, p)),
+      run: (q, p) => this.serial(() => this.runRun(q, p)),
+    };
+  }
+
+  write<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+    return this.transaction(this.beginImmediate, fn);
+  }
+
+  read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+    return this.transaction(this.beginRead, fn);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.busy) await this.waitTurn();
+    else this.busy = true;
+    if (!this.closed) {
+      this.closed = true;
+      this.db.close();
+    }
+    this.release();
+  }
+
+  private async transaction<T>(begin: BetterSqlite3.Statement, fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+    if (this.busy) await this.waitTurn();
+    else this.busy = true;
+    try {
+      this.assertOpen();
+      try {
+        begin.run();
+      } catch (err) {
+        throw mapDriverError(err, this.location);
+      }
+      try {
+        const result = await fn(this.tx);
+        this.commit.run();
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.rollback.run();
+        throw mapDriverError(err, this.location);
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Runs one statement now if the connection is free, else after the open transaction. */
+  private serial<T>(fn: () => T): T | Promise<T> {
+    if (!this.busy) {
+      this.assertOpen();
+      try {
+        return fn();
+      } catch (err) {
+        throw mapDriverError(err, this.location);
+      }
+    }
+    return this.waitTurn().then(() => {
+      try {
+        this.assertOpen();
+        return fn();
+      } catch (err) {
+        throw mapDriverError(err, this.location);
+      } finally {
+        this.release();
+      }
+    });
+  }
+
+  private waitTurn(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the connection to the next waiter, or marks it free. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy = false;
+  }
+
+  private assertOpen(): void {
+    if (this.closed)
+      throw new BerthError('STORE_CLOSED', `store ${this.location} is closed; open it again with openStore()`);
+  }
+
+  private prepare(def: QueryDef<unknown>): Prepared {
+    let p = this.prepared.get(def);
+    if (p === undefined) {
+      const compiled = compileDef(this.compiler, def);
+      const stmt = this.db.prepare(compiled.sql);
+      p = { stmt, slots: compiled.slots, reader: stmt.reader };
+      this.prepared.set(def, p);
+    }
+    return p;
+  }
+
+  private runAll<R>(def: QueryDef<R>, params: Params | undefined): R[] {
+    const p = this.prepare(def);
+    return p.stmt.all(...bindArgs(p.slots, params)) as R[];
+  }
+
+  private runGet<R>(def: QueryDef<R>, params: Params | undefined): R | undefined {
+    const p = this.prepare(def);
+    return p.stmt.get(...bindArgs(p.slots, params)) as R | undefined;
+  }
+
+  private runRun(def: QueryDef<unknown>, params: Params | undefined): number {
+    const p = this.prepare(def);
+    if (p.reader) return p.stmt.all(...bindArgs(p.slots, params)).length;
+    return p.stmt.run(...bindArgs(p.slots, params)).changes;
+  }
+}

@@ -1,0 +1,381 @@
+import { sql } from 'kysely';
+import { defineQuery, param } from '../db/query.js';
+
+/*
+ * Every statement of the object store, built once with kysely and cached as a prepared
+ * statement by the executor. Parameters are named; `ns` is the handle's namespace
+ * ('' matches all), `hi` the exclusive upper bound of a literal prefix range.
+ */
+
+/** `namespace` filter of a handle: '' sees every namespace. */
+const inNamespace = () => sql<boolean>`(${param('ns')} = '' OR namespace = ${param('ns')})`;
+
+// --- meta ---
+export const getMeta = defineQuery('getMeta', (db) =>
+  db.selectFrom('berth_meta').select('value').where('key', '=', param('key')),
+);
+export const putMeta = defineQuery('putMeta', (db) =>
+  db
+    .insertInto('berth_meta')
+    .values({ key: param('key'), value: param('value') })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: (eb) => eb.ref('excluded.value') })),
+);
+
+// --- id/name registry shared by containers and pods ---
+export const findIdOrName = defineQuery('findIdOrName', (db) =>
+  db
+    .selectFrom('object_ids')
+    .select(['id', 'name', 'kind'])
+    .where((eb) => eb.or([eb('id', '=', param('id')), eb('name', '=', param('name'))])),
+);
+export const findName = defineQuery('findName', (db) =>
+  db.selectFrom('object_ids').select(['id', 'name', 'kind']).where('name', '=', param('name')),
+);
+export const findObjectId = defineQuery('findObjectId', (db) =>
+  db.selectFrom('object_ids').select(['id', 'name', 'kind']).where('id', '=', param('id')),
+);
+export const insertObjectId = defineQuery('insertObjectId', (db) =>
+  db.insertInto('object_ids').values({ id: param('id'), name: param('name'), kind: param('kind') }),
+);
+export const renameObjectId = defineQuery('renameObjectId', (db) =>
+  db
+    .updateTable('object_ids')
+    .set({ name: param('name') })
+    .where('id', '=', param('id')),
+);
+export const deleteObjectId = defineQuery('deleteObjectId', (db) =>
+  db.deleteFrom('object_ids').where('id', '=', param('id')),
+);
+
+// --- containers ---
+const containerColumns = ['id', 'name', 'namespace', 'pod_id', 'config_json', 'state_json'] as const;
+
+export const getContainer = defineQuery('getContainer', (db) =>
+  db.selectFrom('containers').select(containerColumns).where('id', '=', param('id')),
+);
+/**
+ * The whole lookup precedence in one statement, so it reads one snapshot: rank 0 is the
+ * full id, rank 1 the exact name, rank 2 up to two literal id-prefix matches.
+ */
+export const lookupContainer = defineQuery('lookupContainer', (db) =>
+  db
+    .selectFrom('containers')
+    .select([sql<number>`0`.as('rank'), ...containerColumns])
+    .where('id', '=', param('x'))
+    .where(inNamespace)
+    .unionAll(
+      db
+        .selectFrom('containers')
+        .select([sql<number>`1`.as('rank'), ...containerColumns])
+        .where('name', '=', param('x'))
+        .where(inNamespace),
+    )
+    .unionAll(
+      db
+        .selectFrom((sub) =>
+          sub
+            .selectFrom('containers')
+            .select([sql<number>`2`.as('rank'), ...containerColumns])
+            .where('id', '>=', param('x'))
+            .where('id', '<', param('hi'))
+            .where(inNamespace)
+            .orderBy('id')
+            .limit(2)
+            .as('prefixed'),
+        )
+        .selectAll(),
+    ),
+);
+export const allContainers = defineQuery('allContainers', (db) =>
+  db
+    .selectFrom('containers')
+    .select(containerColumns)
+    .where(inNamespace)
+    .orderBy(sql`rowid`),
+);
+export const insertContainer = defineQuery('insertContainer', (db) =>
+  db.insertInto('containers').values({
+    id: param('id'),
+    name: param('name'),
+    namespace: param('namespace'),
+    pod_id: param('pod'),
+    workspace: param('workspace'),
+    config_json: param('config'),
+    state_json: param('state'),
+    created_at: param<number>('now'),
+    updated_at: param<number>('now'),
+  }),
+);
+export const updateContainerConfig = defineQuery('updateContainerConfig', (db) =>
+  db
+    .updateTable('containers')
+    .set({
+      name: param('name'),
+      workspace: param('workspace'),
+      config_json: param('config'),
+      updated_at: param<number>('now'),
+    })
+    .where('id', '=', param('id')),
+);
+export const updateContainerState = defineQuery('updateContainerState', (db) =>
+  db
+    .updateTable('containers')
+    .set({ state_json: param('state'), updated_at: param<number>('now') })
+    .where('id', '=', param('id')),
+);
+export const deleteContainer = defineQuery('deleteContainer', (db) =>
+  db.deleteFrom('containers').where('id', '=', param('id')),
+);
+export const podContainerRows = defineQuery('podContainerRows', (db) =>
+  db
+    .selectFrom('containers')
+    .select(containerColumns)
+    .where('pod_id', '=', param('pod'))
+    .orderBy(sql`rowid`),
+);
+export const countPodContainers = defineQuery('countPodContainers', (db) =>
+  db
+    .selectFrom('containers')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('pod_id', '=', param('pod')),
+);
+
+// --- dependencies ---
+export const insertDependency = defineQuery('insertDependency', (db) =>
+  db.insertInto('container_dependencies').values({ container_id: param('id'), dependency_id: param('dep') }),
+);
+export const deleteContainerDependencies = defineQuery('deleteContainerDependencies', (db) =>
+  db.deleteFrom('container_dependencies').where('container_id', '=', param('id')),
+);
+export const dependents = defineQuery('dependents', (db) =>
+  db
+    .selectFrom('container_dependencies')
+    .select('container_id')
+    .where('dependency_id', '=', param('id'))
+    .orderBy('container_id'),
+);
+
+// --- named volumes of containers ---
+export const insertContainerVolume = defineQuery('insertContainerVolume', (db) =>
+  db.insertInto('container_volumes').values({ container_id: param('id'), volume_name: param('volume') }),
+);
+export const deleteContainerVolumes = defineQuery('deleteContainerVolumes', (db) =>
+  db.deleteFrom('container_volumes').where('container_id', '=', param('id')),
+);
+export const volumeUsers = defineQuery('volumeUsers', (db) =>
+  db
+    .selectFrom('container_volumes')
+    .select('container_id')
+    .where('volume_name', '=', param('volume'))
+    .orderBy('container_id'),
+);
+
+// --- exec sessions ---
+export const getExecSession = defineQuery('getExecSession', (db) =>
+  db.selectFrom('exec_sessions').select(['id', 'container_id']).where('id', '=', param('id')),
+);
+export const insertExecSession = defineQuery('insertExecSession', (db) =>
+  db.insertInto('exec_sessions').values({ id: param('id'), container_id: param('container') }),
+);
+export const deleteExecSession = defineQuery('deleteExecSession', (db) =>
+  db.deleteFrom('exec_sessions').where('id', '=', param('id')),
+);
+export const containerExecSessions = defineQuery('containerExecSessions', (db) =>
+  db.selectFrom('exec_sessions').select('id').where('container_id', '=', param('container')).orderBy('id'),
+);
+export const deleteContainerExecSessions = defineQuery('deleteContainerExecSessions', (db) =>
+  db.deleteFrom('exec_sessions').where('container_id', '=', param('container')),
+);
+export const allExecSessions = defineQuery('allExecSessions', (db) =>
+  db.selectFrom('exec_sessions').select(['id', 'container_id']),
+);
+export const deleteAllExecSessions = defineQuery('deleteAllExecSessions', (db) => db.deleteFrom('exec_sessions'));
+
+// --- exit codes ---
+export const putExitCode = defineQuery('putExitCode', (db) =>
+  db
+    .insertInto('exit_codes')
+    .values({ container_id: param('id'), code: param<number>('code'), created_at: param<number>('now') })
+    .onConflict((oc) =>
+      oc.column('container_id').doUpdateSet({
+        code: (eb) => eb.ref('excluded.code'),
+        created_at: (eb) => eb.ref('excluded.created_at'),
+      }),
+    ),
+);
+export const getExitCode = defineQuery('getExitCode', (db) =>
+  db.selectFrom('exit_codes').select('code').where('container_id', '=', param('id')),
+);
+export const pruneExitCodes = defineQuery('pruneExitCodes', (db) =>
+  db
+    .deleteFrom('exit_codes')
+    .where('created_at', '<', param<number>('before'))
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb.selectFrom('containers').select('containers.id').whereRef('containers.id', '=', 'exit_codes.container_id'),
+        ),
+      ),
+    ),
+);
+export const deleteAllExitCodes = defineQuery('deleteAllExitCodes', (db) => db.deleteFrom('exit_codes'));
+
+// --- pods ---
+const podColumns = ['id', 'name', 'namespace', 'config_json', 'state_json'] as const;
+
+export const getPod = defineQuery('getPod', (db) =>
+  db.selectFrom('pods').select(podColumns).where('id', '=', param('id')),
+);
+/** Same precedence as {@link lookupContainer}. */
+export const lookupPod = defineQuery('lookupPod', (db) =>
+  db
+    .selectFrom('pods')
+    .select([sql<number>`0`.as('rank'), ...podColumns])
+    .where('id', '=', param('x'))
+    .where(inNamespace)
+    .unionAll(
+      db
+        .selectFrom('pods')
+        .select([sql<number>`1`.as('rank'), ...podColumns])
+        .where('name', '=', param('x'))
+        .where(inNamespace),
+    )
+    .unionAll(
+      db
+        .selectFrom((sub) =>
+          sub
+            .selectFrom('pods')
+            .select([sql<number>`2`.as('rank'), ...podColumns])
+            .where('id', '>=', param('x'))
+            .where('id', '<', param('hi'))
+            .where(inNamespace)
+            .orderBy('id')
+            .limit(2)
+            .as('prefixed'),
+        )
+        .selectAll(),
+    ),
+);
+export const allPods = defineQuery('allPods', (db) =>
+  db
+    .selectFrom('pods')
+    .select(podColumns)
+    .where(inNamespace)
+    .orderBy(sql`rowid`),
+);
+export const insertPod = defineQuery('insertPod', (db) =>
+  db.insertInto('pods').values({
+    id: param('id'),
+    name: param('name'),
+    namespace: param('namespace'),
+    workspace: param('workspace'),
+    config_json: param('config'),
+    state_json: param('state'),
+    created_at: param<number>('now'),
+    updated_at: param<number>('now'),
+  }),
+);
+export const updatePodConfig = defineQuery('updatePodConfig', (db) =>
+  db
+    .updateTable('pods')
+    .set({
+      name: param('name'),
+      workspace: param('workspace'),
+      config_json: param('config'),
+      updated_at: param<number>('now'),
+    })
+    .where('id', '=', param('id')),
+);
+export const updatePodState = defineQuery('updatePodState', (db) =>
+  db
+    .updateTable('pods')
+    .set({ state_json: param('state'), updated_at: param<number>('now') })
+    .where('id', '=', param('id')),
+);
+export const deletePod = defineQuery('deletePod', (db) => db.deleteFrom('pods').where('id', '=', param('id')));
+
+// --- volumes ---
+const volumeColumns = ['name', 'namespace', 'config_json', 'state_json'] as const;
+
+export const getVolume = defineQuery('getVolume', (db) =>
+  db.selectFrom('volumes').select(volumeColumns).where('name', '=', param('name')),
+);
+/** Exact name (rank 0), else up to two literal name-prefix matches (rank 2). */
+export const lookupVolume = defineQuery('lookupVolume', (db) =>
+  db
+    .selectFrom('volumes')
+    .select([sql<number>`0`.as('rank'), ...volumeColumns])
+    .where('name', '=', param('x'))
+    .where(inNamespace)
+    .unionAll(
+      db
+        .selectFrom((sub) =>
+          sub
+            .selectFrom('volumes')
+            .select([sql<number>`2`.as('rank'), ...volumeColumns])
+            .where('name', '>=', param('x'))
+            .where('name', '<', param('hi'))
+            .where(inNamespace)
+            .orderBy('name')
+            .limit(2)
+            .as('prefixed'),
+        )
+        .selectAll(),
+    ),
+);
+export const allVolumes = defineQuery('allVolumes', (db) =>
+  db
+    .selectFrom('volumes')
+    .select(volumeColumns)
+    .where(inNamespace)
+    .orderBy(sql`rowid`),
+);
+export const insertVolume = defineQuery('insertVolume', (db) =>
+  db.insertInto('volumes').values({
+    name: param('name'),
+    namespace: param('namespace'),
+    workspace: param('workspace'),
+    config_json: param('config'),
+    state_json: param('state'),
+    created_at: param<number>('now'),
+    updated_at: param<number>('now'),
+  }),
+);
+export const updateVolumeConfig = defineQuery('updateVolumeConfig', (db) =>
+  db
+    .updateTable('volumes')
+    .set({ workspace: param('workspace'), config_json: param('config'), updated_at: param<number>('now') })
+    .where('name', '=', param('name')),
+);
+export const updateVolumeState = defineQuery('updateVolumeState', (db) =>
+  db
+    .updateTable('volumes')
+    .set({ state_json: param('state'), updated_at: param<number>('now') })
+    .where('name', '=', param('name')),
+);
+export const deleteVolume = defineQuery('deleteVolume', (db) =>
+  db.deleteFrom('volumes').where('name', '=', param('name')),
+);
+
+// --- refresh: every object, unfiltered ---
+export const everyContainerState = defineQuery('everyContainerState', (db) =>
+  db.selectFrom('containers').select(['id', 'state_json']),
+);
+export const everyPodState = defineQuery('everyPodState', (db) => db.selectFrom('pods').select(['id', 'state_json']));
+export const everyVolumeState = defineQuery('everyVolumeState', (db) =>
+  db.selectFrom('volumes').select(['name', 'state_json']),
+);
+
+// --- events ---
+export const insertEvent = defineQuery('insertEvent', (db) =>
+  db.insertInto('events').values({
+    ts: param<number>('ts'),
+    namespace: param('namespace'),
+    type: param('type'),
+    subject_kind: param('kind'),
+    subject_id: param<string | null>('subjectId'),
+    subject_name: param<string | null>('subjectName'),
+    actor: param('actor'),
+    data_json: param('data'),
+  }),
+);

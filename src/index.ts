@@ -1,0 +1,21 @@
+export { openStore, type OpenStoreOptions } from './open-store.js';
+export { Store } from './engine/store.js';
+export { BerthError, isBerthError, ErrorCode, type BerthErrorOptions } from './errors.js';
+export type {
+  BerthEvent,
+  Container,
+  ContainerConfig,
+  ContainerState,
+  ContainerStatus,
+  DBConfig,
+  EventSubject,
+  ExecSession,
+  NamedVolume,
+  NetworkOptions,
+  Pod,
+  PodConfig,
+  PodState,
+  Volume,
+  VolumeConfig,
+  VolumeState,
+} from './engine/types.js';

@@ -1,0 +1,103 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import lockfile from 'proper-lockfile';
+import { mapDriverError } from '../db/driver-errors.js';
+import { BerthError } from '../errors.js';
+import { loadMigrations, planMigrations, type AppliedMigration } from './migration-files.js';
+
+const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS berth_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  checksum TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT`;
+
+/** What a migration run did. */
+export interface MigrationReport {
+  from: number;
+  to: number;
+  applied: string[];
+}
+
+function readApplied(db: BetterSqlite3.Database): AppliedMigration[] {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'berth_migrations'").get();
+  if (!table) return [];
+  return db
+    .prepare('SELECT version, name, checksum FROM berth_migrations ORDER BY version')
+    .all() as AppliedMigration[];
+}
+
+/**
+ * Brings a SQLite store up to this code's schema. Checks first without any lock (the
+ * common case: nothing to do); otherwise takes a cross-process lock next to the store
+ * and applies each pending migration in its own IMMEDIATE transaction, writing its
+ * bookkeeping row first. A store newer than the code is refused untouched.
+ */
+export async function migrateSqlite(
+  db: BetterSqlite3.Database,
+  file: string,
+  opts: { readonly: boolean; now: () => number },
+): Promise<MigrationReport> {
+  const known = loadMigrations('sqlite');
+  let pending: ReturnType<typeof planMigrations>;
+  let applied: AppliedMigration[];
+  try {
+    applied = readApplied(db);
+    pending = planMigrations(applied, known, file);
+  } catch (err) {
+    throw mapDriverError(err, file);
+  }
+  const from = applied.length;
+  if (pending.length === 0) return { from, to: from, applied: [] };
+  if (opts.readonly) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `store ${file} is at schema version ${from} and needs version ${known.length}; open it once without readonly (or run \`berth migrate\`)`,
+    );
+  }
+  const release = await withRetries(() =>
+    lockfile.lock(file, {
+      realpath: false,
+      lockfilePath: `${file}.migrate.lock`,
+      stale: 30_000,
+      retries: { retries: 60, minTimeout: 50, maxTimeout: 500 },
+    }),
+  );
+  try {
+    applied = readApplied(db);
+    pending = planMigrations(applied, known, file);
+    const names: string[] = [];
+    for (const m of pending) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec(BOOKKEEPING);
+        db.prepare('INSERT INTO berth_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(
+          m.version,
+          m.name,
+          m.checksum,
+          opts.now(),
+        );
+        db.exec(m.sql);
+        db.exec('COMMIT');
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw mapDriverError(err, file);
+      }
+      names.push(`${m.version}-${m.name}`);
+    }
+    return { from: applied.length, to: known.length, applied: names };
+  } finally {
+    await release();
+  }
+}
+
+async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new BerthError(
+      'STORE_BUSY',
+      `another process has been migrating this store for too long (${(err as Error).message}); retry, or remove the stale .migrate.lock folder if no berth process is running`,
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,86 @@
+import { hostname, userInfo } from 'node:os';
+import { openSqliteDatabase } from './db/sqlite/open-sqlite.js';
+import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
+import { currentBootId } from './engine/boot-id.js';
+import { Store } from './engine/store.js';
+import { BerthError } from './errors.js';
+import { migrateSqlite } from './migrate/sqlite-migrator.js';
+import { redactUrl, resolveStoreLocation } from './store-location.js';
+
+/** Options of {@link openStore} (API.md). */
+export interface OpenStoreOptions {
+  /** A SQLite file, created with its folder if missing. */
+  path?: string;
+  /** A `postgres://` URL (or a SQLite path). */
+  url?: string;
+  /** The PostgreSQL schema to use, so several stores can share a database. */
+  schema?: string;
+  /** The namespace this handle is confined to; '' (default) sees all. */
+  namespace?: string;
+  /** How long to wait for another process's write transaction (default 5000 ms). */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+  /** Milliseconds since the epoch (default Date.now); tests move it. */
+  clock?: () => number;
+  /** This host's boot id (default: the kernel's); simulations of a reboot change it. */
+  bootId?: string;
+  /** Who acts, recorded in events and locks (default user@host). */
+  actor?: string;
+}
+
+/**
+ * Opens (and creates, migrates, and after a reboot refreshes) a berth store.
+ * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
+ *   INVALID_ARGUMENT
+ */
+export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
+  const location = resolveStoreLocation(opts.path ?? opts.url);
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+  if (!Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `busyTimeoutMs must be a non-negative number of milliseconds, not ${String(busyTimeoutMs)}`,
+    );
+  }
+  const namespace = opts.namespace ?? '';
+  if (typeof namespace !== 'string') throw new BerthError('INVALID_ARGUMENT', 'namespace must be a string');
+  const clock = opts.clock ?? Date.now;
+  if (location.kind === 'postgres') {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `store ${redactUrl(location.url)}: the PostgreSQL backend is not available in this version of berth; use a SQLite path`,
+    );
+  }
+  const readonly = opts.readonly ?? false;
+  const db = openSqliteDatabase(location.path, { readonly, busyTimeoutMs });
+  try {
+    await migrateSqlite(db, location.path, { readonly, now: clock });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const exec = new SqliteExecutor(db, location.path);
+  const store = new Store(
+    { exec, clock, actor: opts.actor ?? defaultActor(), namespace, closed: false },
+    opts.bootId ?? currentBootId(),
+  );
+  if (!readonly) {
+    try {
+      await store.refreshAfterReboot();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  return store;
+}
+
+function defaultActor(): string {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (containers): keep $USER.
+  }
+  return `${user}@${hostname()}`;
+}
