@@ -19,3 +19,11 @@ export type {
   VolumeConfig,
   VolumeState,
 } from './engine/types.js';
+export type { LockInfo, AcquireOptions } from './engine/lock-store.js';
+export type {
+  WorkspaceInfo,
+  WorkspaceState,
+  StateVersion,
+  StateExport,
+  WriteStateOptions,
+} from './engine/workspace-store.js';

@@ -26,6 +26,8 @@ export interface OpenStoreOptions {
   bootId?: string;
   /** Who acts, recorded in events and locks (default user@host). */
   actor?: string;
+  /** Versions of each workspace's state kept in history (default 1000). */
+  historyLimit?: number;
 }
 
 /**
@@ -45,6 +47,10 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const namespace = opts.namespace ?? '';
   if (typeof namespace !== 'string') throw new BerthError('INVALID_ARGUMENT', 'namespace must be a string');
   const clock = opts.clock ?? Date.now;
+  const historyLimit = opts.historyLimit ?? 1000;
+  if (!Number.isInteger(historyLimit) || historyLimit < 1) {
+    throw new BerthError('INVALID_ARGUMENT', `historyLimit must be a positive integer, not ${String(historyLimit)}`);
+  }
   if (location.kind === 'postgres') {
     throw new BerthError(
       'INVALID_ARGUMENT',
@@ -60,10 +66,16 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     throw err;
   }
   const exec = new SqliteExecutor(db, location.path);
-  const store = new Store(
-    { exec, clock, actor: opts.actor ?? defaultActor(), namespace, closed: false },
-    opts.bootId ?? currentBootId(),
-  );
+  const store = new Store({
+    exec,
+    clock,
+    actor: opts.actor ?? defaultActor(),
+    host: hostname(),
+    bootId: opts.bootId ?? currentBootId(),
+    historyLimit,
+    namespace,
+    closed: false,
+  });
   if (!readonly) {
     try {
       await store.refreshAfterReboot();

@@ -126,6 +126,7 @@ export interface LockRow {
   host: string;
   boot_id: string;
   fencing_token: number;
+  ttl_ms: number | null;
   expires_at: number | null;
 }
 

@@ -1,7 +1,7 @@
-import type { Executor, QueryRunner } from '../db/executor.js';
+import type { QueryRunner } from '../db/executor.js';
+import { EngineBase } from './engine-base.js';
 import type { ContainerRow, PodRow, VolumeRow } from '../db/schema.js';
 import { BerthError } from '../errors.js';
-import { appendEvent, type NewEvent } from './journal.js';
 import {
   assertArgumentNamespace,
   checkContainerConfig,
@@ -30,15 +30,6 @@ import {
 } from './types.js';
 import { assertNonEmpty, assertObjectName, assertPlainObject, toJson } from './validate.js';
 
-/** What every part of the engine shares: the executor, the clock and who is acting. */
-export interface EngineContext {
-  readonly exec: Executor;
-  readonly clock: () => number;
-  readonly actor: string;
-  namespace: string;
-  closed: boolean;
-}
-
 type ContainerRecord = Pick<ContainerRow, 'id' | 'name' | 'namespace' | 'pod_id' | 'config_json' | 'state_json'>;
 type PodRecord = Pick<PodRow, 'id' | 'name' | 'namespace' | 'config_json' | 'state_json'>;
 type VolumeRecord = Pick<VolumeRow, 'name' | 'namespace' | 'config_json' | 'state_json'>;
@@ -58,9 +49,7 @@ const REFRESHED_STATUS: Record<string, string> = {
  * The libpod-style object store: containers, pods, volumes, exec sessions, networks and
  * exit codes, with every rule of DESIGN.md §3. Each call is one transaction.
  */
-export class ObjectStore {
-  constructor(protected readonly ctx: EngineContext) {}
-
+export class ObjectStore extends EngineBase {
   /** The handle's namespace; '' sees every namespace. */
   get namespace(): string {
     return this.ctx.namespace;
@@ -77,26 +66,6 @@ export class ObjectStore {
   }
 
   // ---------------------------------------------------------------- internals
-
-  protected assertOpen(): void {
-    if (this.ctx.closed) {
-      throw new BerthError('STORE_CLOSED', `store ${this.ctx.exec.location} is closed; open it again with openStore()`);
-    }
-  }
-
-  protected write<T>(fn: (tx: QueryRunner, now: number) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    return this.ctx.exec.write((tx) => fn(tx, this.ctx.clock()));
-  }
-
-  protected read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    return this.ctx.exec.read(fn);
-  }
-
-  protected event(tx: QueryRunner, now: number, event: NewEvent): Promise<void> {
-    return appendEvent(tx, now, this.ctx.actor, event);
-  }
 
   private get nsParams(): { ns: string } {
     return { ns: this.ctx.namespace };

@@ -1,17 +1,24 @@
-import type { Backend } from '../db/executor.js';
-import { ObjectStore, type EngineContext } from './object-store.js';
+import type { Backend, QueryRunner } from '../db/executor.js';
+import type { EngineContext } from './engine-base.js';
+import { LockStore } from './lock-store.js';
+import { ObjectStore } from './object-store.js';
 import * as q from './object-queries.js';
+import { WorkspaceStore } from './workspace-store.js';
 
 /**
- * A handle on a berth store: the object store (containers, pods, volumes, ...) plus, in
- * later layers, workspaces, locks and events. Obtain one with `openStore()`.
+ * A handle on a berth store: the object store (containers, pods, volumes, ...), the
+ * workspaces and the locks. Obtain one with `openStore()`.
  */
 export class Store extends ObjectStore {
-  constructor(
-    ctx: EngineContext,
-    private readonly bootId: string,
-  ) {
+  /** Named stack states of the handle's namespace. */
+  readonly workspaces: WorkspaceStore;
+  /** Locks by key, store-wide. */
+  readonly locks: LockStore;
+
+  constructor(ctx: EngineContext) {
     super(ctx);
+    this.locks = new LockStore(ctx);
+    this.workspaces = new WorkspaceStore(ctx, this.locks);
   }
 
   /** Which database the store lives in. */
@@ -24,19 +31,26 @@ export class Store extends ObjectStore {
     return this.ctx.exec.location;
   }
 
+  /** Refresh also clears the locks this host took before it rebooted. */
+  protected override async refreshIn(tx: QueryRunner, now: number, reason: string): Promise<void> {
+    await super.refreshIn(tx, now, reason);
+    await this.locks.clearPreRebootLocks(tx, now);
+  }
+
   /**
    * Runs {@link refresh} once when the host rebooted since the store last saw it. The
    * write transaction is the store's lock: a second process waits, then finds the boot
    * id already recorded and does nothing.
    */
   async refreshAfterReboot(): Promise<boolean> {
+    const bootId = this.ctx.bootId;
     const seen = await this.ctx.exec.direct.get(q.getMeta, { key: 'boot_id' });
-    if (seen?.value === this.bootId) return false;
+    if (seen?.value === bootId) return false;
     return this.write(async (tx, now) => {
       const current = await tx.get(q.getMeta, { key: 'boot_id' });
-      if (current?.value === this.bootId) return false;
+      if (current?.value === bootId) return false;
       if (current !== undefined) await this.refreshIn(tx, now, 'reboot');
-      await tx.run(q.putMeta, { key: 'boot_id', value: this.bootId });
+      await tx.run(q.putMeta, { key: 'boot_id', value: bootId });
       return current !== undefined;
     });
   }

@@ -1,0 +1,185 @@
+import { sql } from 'kysely';
+import { defineQuery, param } from '../db/query.js';
+
+/* Statements of the workspace and lock stores; see object-queries.ts for the conventions. */
+
+const lockColumns = [
+  'key',
+  'id',
+  'operation',
+  'who',
+  'info',
+  'version',
+  'created_at',
+  'pid',
+  'host',
+  'boot_id',
+  'fencing_token',
+  'ttl_ms',
+  'expires_at',
+] as const;
+
+// --- locks ---
+export const getLock = defineQuery('getLock', (db) =>
+  db.selectFrom('locks').select(lockColumns).where('key', '=', param('key')),
+);
+export const allLocks = defineQuery('allLocks', (db) => db.selectFrom('locks').select(lockColumns).orderBy('key'));
+export const insertLock = defineQuery('insertLock', (db) =>
+  db.insertInto('locks').values({
+    key: param('key'),
+    id: param('id'),
+    operation: param('operation'),
+    who: param('who'),
+    info: param('info'),
+    version: param('version'),
+    created_at: param<number>('now'),
+    pid: param<number>('pid'),
+    host: param('host'),
+    boot_id: param('bootId'),
+    fencing_token: param<number>('token'),
+    ttl_ms: param<number | null>('ttl'),
+    expires_at: param<number | null>('expiresAt'),
+  }),
+);
+export const deleteLock = defineQuery('deleteLock', (db) =>
+  db.deleteFrom('locks').where('key', '=', param('key')).where('id', '=', param('id')),
+);
+export const renewLock = defineQuery('renewLock', (db) =>
+  db
+    .updateTable('locks')
+    .set({ expires_at: param<number | null>('expiresAt') })
+    .where('key', '=', param('key'))
+    .where('id', '=', param('id')),
+);
+/** Locks taken on this host before its current boot: refresh clears them. */
+export const preRebootLocks = defineQuery('preRebootLocks', (db) =>
+  db.selectFrom('locks').select(lockColumns).where('host', '=', param('host')).where('boot_id', '!=', param('bootId')),
+);
+/** The store-wide fencing counter, bumped and read in one statement. */
+export const nextFencingToken = defineQuery('nextFencingToken', (db) =>
+  db
+    .insertInto('berth_meta')
+    .values({ key: 'fencing_token', value: '1' })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({ value: sql<string>`CAST(CAST(berth_meta.value AS INTEGER) + 1 AS TEXT)` }),
+    )
+    .returning('value'),
+);
+
+// --- workspaces ---
+const workspaceColumns = [
+  'namespace',
+  'name',
+  'lineage',
+  'serial',
+  'state_json',
+  'checksum',
+  'created_at',
+  'updated_at',
+] as const;
+
+export const getWorkspace = defineQuery('getWorkspace', (db) =>
+  db
+    .selectFrom('workspaces')
+    .select(workspaceColumns)
+    .where('namespace', '=', param('ns'))
+    .where('name', '=', param('name')),
+);
+export const listWorkspaces = defineQuery('listWorkspaces', (db) =>
+  db.selectFrom('workspaces').select(workspaceColumns).where('namespace', '=', param('ns')).orderBy('name'),
+);
+export const insertWorkspace = defineQuery('insertWorkspace', (db) =>
+  db.insertInto('workspaces').values({
+    namespace: param('ns'),
+    name: param('name'),
+    lineage: param('lineage'),
+    serial: 0,
+    state_json: null,
+    checksum: null,
+    created_at: param<number>('now'),
+    updated_at: param<number>('now'),
+  }),
+);
+export const updateWorkspaceState = defineQuery('updateWorkspaceState', (db) =>
+  db
+    .updateTable('workspaces')
+    .set({
+      lineage: param('lineage'),
+      serial: param<number>('serial'),
+      state_json: param<string | null>('state'),
+      checksum: param<string | null>('checksum'),
+      updated_at: param<number>('now'),
+    })
+    .where('namespace', '=', param('ns'))
+    .where('name', '=', param('name')),
+);
+export const deleteWorkspace = defineQuery('deleteWorkspace', (db) =>
+  db.deleteFrom('workspaces').where('namespace', '=', param('ns')).where('name', '=', param('name')),
+);
+export const countManaged = defineQuery('countManaged', (db) =>
+  db.selectNoFrom((eb) => [
+    eb
+      .selectFrom('containers')
+      .select((e) => e.fn.countAll<number>().as('n'))
+      .where('namespace', '=', param('ns'))
+      .where('workspace', '=', param('name'))
+      .as('containers'),
+    eb
+      .selectFrom('pods')
+      .select((e) => e.fn.countAll<number>().as('n'))
+      .where('namespace', '=', param('ns'))
+      .where('workspace', '=', param('name'))
+      .as('pods'),
+    eb
+      .selectFrom('volumes')
+      .select((e) => e.fn.countAll<number>().as('n'))
+      .where('namespace', '=', param('ns'))
+      .where('workspace', '=', param('name'))
+      .as('volumes'),
+  ]),
+);
+
+// --- state history ---
+const versionColumns = ['serial', 'lineage', 'checksum', 'created_at', 'who', 'operation'] as const;
+
+export const insertStateVersion = defineQuery('insertStateVersion', (db) =>
+  db.insertInto('state_versions').values({
+    namespace: param('ns'),
+    workspace: param('name'),
+    serial: param<number>('serial'),
+    lineage: param('lineage'),
+    checksum: param<string | null>('checksum'),
+    state_json: param<string | null>('state'),
+    created_at: param<number>('now'),
+    who: param('who'),
+    operation: param('operation'),
+  }),
+);
+export const stateHistory = defineQuery('stateHistory', (db) =>
+  db
+    .selectFrom('state_versions')
+    .select(versionColumns)
+    .where('namespace', '=', param('ns'))
+    .where('workspace', '=', param('name'))
+    .orderBy('serial', 'desc')
+    .limit(param<number>('limit')),
+);
+export const getStateVersion = defineQuery('getStateVersion', (db) =>
+  db
+    .selectFrom('state_versions')
+    .select([...versionColumns, 'state_json'])
+    .where('namespace', '=', param('ns'))
+    .where('workspace', '=', param('name'))
+    .where('serial', '=', param<number>('serial')),
+);
+/** Keeps the newest `keep` versions of a workspace's history. */
+export const pruneStateVersions = defineQuery('pruneStateVersions', (db) =>
+  db
+    .deleteFrom('state_versions')
+    .where('namespace', '=', param('ns'))
+    .where('workspace', '=', param('name'))
+    .where('serial', '<=', param<number>('below')),
+);
+export const deleteStateVersions = defineQuery('deleteStateVersions', (db) =>
+  db.deleteFrom('state_versions').where('namespace', '=', param('ns')).where('workspace', '=', param('name')),
+);
