@@ -4,7 +4,7 @@ import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
 import { currentBootId } from './engine/boot-id.js';
 import { Store } from './engine/store.js';
 import { BerthError } from './errors.js';
-import { migrateSqlite } from './migrate/sqlite-migrator.js';
+import { migrateSqlite, type MigrationReport } from './migrate/sqlite-migrator.js';
 import { redactUrl, resolveStoreLocation } from './store-location.js';
 
 /** Options of {@link openStore} (API.md). */
@@ -58,24 +58,29 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     );
   }
   const readonly = opts.readonly ?? false;
+  const actor = opts.actor ?? defaultActor();
   const db = openSqliteDatabase(location.path, { readonly, busyTimeoutMs });
+  let migration: MigrationReport;
   try {
-    await migrateSqlite(db, location.path, { readonly, now: clock });
+    migration = await migrateSqlite(db, location.path, { readonly, now: clock, actor });
   } catch (err) {
     db.close();
     throw err;
   }
   const exec = new SqliteExecutor(db, location.path);
-  const store = new Store({
-    exec,
-    clock,
-    actor: opts.actor ?? defaultActor(),
-    host: hostname(),
-    bootId: opts.bootId ?? currentBootId(),
-    historyLimit,
-    namespace,
-    closed: false,
-  });
+  const store = new Store(
+    {
+      exec,
+      clock,
+      actor,
+      host: hostname(),
+      bootId: opts.bootId ?? currentBootId(),
+      historyLimit,
+      namespace,
+      closed: false,
+    },
+    migration,
+  );
   if (!readonly) {
     try {
       await store.refreshAfterReboot();

@@ -1,2 +1,306 @@
-#!/usr/bin/env node
-export {};
+import { Command, CommanderError, Option } from 'commander';
+import type { CliContext, GlobalOptions } from './cli-context.js';
+
+/*
+ * The berth command line. Only this file decides exit codes and catches errors.
+ * Command modules are imported when their command runs, so `berth ps` never loads
+ * what `berth doctor` needs (and `--help` loads no store at all).
+ */
+
+/** Exit codes (API.md): 0 success, 1 error, 2 usage error. */
+const EXIT = { ok: 0, error: 1, usage: 2 } as const;
+
+type Action = (ctx: CliContext, ...args: never[]) => unknown;
+type Loader = () => Promise<Record<string, unknown>>;
+
+const modules = {
+  objects: () => import('./commands/objects.js'),
+  workspaces: () => import('./commands/workspaces.js'),
+  admin: () => import('./commands/admin.js'),
+} satisfies Record<string, Loader>;
+
+let exitCode: number = EXIT.ok;
+let activeContext: CliContext | undefined;
+
+/** An action that loads `module`, builds the context and calls `name(ctx, ...positionals, options)`. */
+function run(module: keyof typeof modules, name: string) {
+  return async (...args: unknown[]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const positionals = args.slice(0, -2);
+    const own = command.opts();
+    const globals = command.optsWithGlobals() as GlobalOptions;
+    const { CliContext } = await import('./cli-context.js');
+    activeContext = new CliContext({
+      store: globals.store,
+      namespace: globals.namespace,
+      format: globals.format ?? 'table',
+      lockTimeout: globals.lockTimeout,
+    });
+    const mod = await modules[module]();
+    const fn = (mod as Record<string, unknown>)[name] as Action;
+    const result = await (fn as (...a: unknown[]) => unknown)(activeContext, ...positionals, own);
+    if (typeof result === 'number') exitCode = result;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Builds the whole command tree (also used to generate shell completion). */
+export function buildProgram(): Command {
+  const program = new Command('berth');
+  program
+    .description('berth: containers, pods, volumes and workspaces in one embedded state store, with locking')
+    .version(BERTH_CLI_VERSION, '--version', 'print the version')
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) =>
+        write(`Error: ${s.replace(/^error: /, '').trimEnd()}\nRun \`berth --help\` for usage.\n`),
+    })
+    .showSuggestionAfterError()
+    .option('--store <PATH|URL>', 'the store (default: $BERTH_STORE, else $XDG_DATA_HOME/berth/berth.db)')
+    .option('--namespace <NS>', 'confine the command to one namespace')
+    .addOption(new Option('--format <FORMAT>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--lock-timeout <DURATION>', 'how long to wait for a held lock (e.g. 30s)');
+
+  const psCommand = (cmd: Command): Command =>
+    cmd
+      .option('-a, --all', 'show all containers (default: running only)')
+      .option('--filter <KEY=VALUE>', 'filter: id, name, label, status, pod, namespace (repeatable)', collect)
+      .option('--pod', 'show the pod of each container')
+      .option('--sort <FIELD>', 'sort by created, id, image, names, status or pod', 'created')
+      .option('-q, --quiet', 'print only container ids')
+      .action(run('objects', 'ps'));
+
+  psCommand(program.command('ps').description('list containers'));
+
+  const container = program.command('container').description('manage containers');
+  psCommand(container.command('ls').alias('list').description('list containers'));
+  container
+    .command('inspect')
+    .description('show containers as JSON')
+    .argument('<CONTAINER...>', 'ids, names or unique id prefixes')
+    .action(run('objects', 'containerInspect'));
+  container
+    .command('create')
+    .description('record a new container and print its id')
+    .argument('<IMAGE>', 'image reference')
+    .argument('[COMMAND...]', 'command and arguments')
+    .option('--name <NAME>', 'container name (default: generated)')
+    .option('--pod <POD>', 'add the container to this pod')
+    .option('--label <KEY=VALUE>', 'label (repeatable)', collect)
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
+    .option('-v, --volume <NAME:DEST>', 'named volume (repeatable)', collect)
+    .option('--requires <CONTAINER>', 'a container this one depends on (repeatable)', collect)
+    .option('--network <NETWORK>', 'connect to a network (repeatable)', collect)
+    .action(run('objects', 'containerCreate'));
+  container
+    .command('rm')
+    .alias('remove')
+    .description('remove containers')
+    .argument('<CONTAINER...>', 'ids, names or unique id prefixes')
+    .option('-f, --force', 'remove running containers and their exec sessions too')
+    .action(run('objects', 'containerRm'));
+  container
+    .command('rename')
+    .description('rename a container')
+    .argument('<CONTAINER>', 'id, name or unique id prefix')
+    .argument('<NAME>', 'the new name')
+    .action(run('objects', 'containerRename'));
+
+  const pod = program.command('pod').description('manage pods');
+  pod
+    .command('ls')
+    .alias('list')
+    .description('list pods')
+    .option('-q, --quiet', 'print only pod ids')
+    .action(run('objects', 'podLs'));
+  pod
+    .command('inspect')
+    .description('show pods as JSON')
+    .argument('<POD...>', 'ids, names or unique id prefixes')
+    .action(run('objects', 'podInspect'));
+  pod
+    .command('create')
+    .description('record a new pod and print its id')
+    .option('--name <NAME>', 'pod name (default: generated)')
+    .option('--label <KEY=VALUE>', 'label (repeatable)', collect)
+    .action(run('objects', 'podCreate'));
+  pod
+    .command('rm')
+    .alias('remove')
+    .description('remove pods')
+    .argument('<POD...>', 'ids, names or unique id prefixes')
+    .option('-f, --force', 'remove the pods’ containers too')
+    .action(run('objects', 'podRm'));
+
+  const volume = program.command('volume').description('manage volumes');
+  volume
+    .command('ls')
+    .alias('list')
+    .description('list volumes')
+    .option('-q, --quiet', 'print only volume names')
+    .action(run('objects', 'volumeLs'));
+  volume
+    .command('inspect')
+    .description('show volumes as JSON')
+    .argument('<VOLUME...>', 'names or unique name prefixes')
+    .action(run('objects', 'volumeInspect'));
+  volume
+    .command('create')
+    .description('record a new volume')
+    .argument('<NAME>', 'volume name')
+    .option('--driver <DRIVER>', 'volume driver', 'local')
+    .option('--label <KEY=VALUE>', 'label (repeatable)', collect)
+    .option('-o, --opt <KEY=VALUE>', 'driver option (repeatable)', collect)
+    .action(run('objects', 'volumeCreate'));
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('remove volumes')
+    .argument('<VOLUME...>', 'names or unique name prefixes')
+    .action(run('objects', 'volumeRm'));
+  volume
+    .command('prune')
+    .description('remove every volume no container uses')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(run('objects', 'volumePrune'));
+
+  const network = program.command('network').description('connect containers to networks');
+  network
+    .command('connect')
+    .description('connect a container to a network')
+    .argument('<NETWORK>', 'network name')
+    .argument('<CONTAINER>', 'id, name or unique id prefix')
+    .option('--alias <ALIAS>', 'network alias (repeatable)', collect)
+    .option('--ip <IP>', 'static IP address (repeatable)', collect)
+    .option('--mac <MAC>', 'static MAC address')
+    .option('--interface-name <NAME>', 'interface name inside the container')
+    .action(run('objects', 'networkConnect'));
+  network
+    .command('disconnect')
+    .description('disconnect a container from a network')
+    .argument('<NETWORK>', 'network name')
+    .argument('<CONTAINER>', 'id, name or unique id prefix')
+    .action(run('objects', 'networkDisconnect'));
+
+  const workspace = program.command('workspace').description('manage workspaces (named stack states)');
+  workspace
+    .command('new')
+    .description('create a workspace and select it')
+    .argument('<NAME>', 'workspace name')
+    .action(run('workspaces', 'workspaceNew'));
+  workspace
+    .command('select')
+    .description('select a workspace for later commands in this directory')
+    .argument('<NAME>', 'workspace name')
+    .option('--or-create', 'create the workspace if it does not exist')
+    .action(run('workspaces', 'workspaceSelect'));
+  workspace
+    .command('delete')
+    .description('delete a workspace and its history')
+    .argument('<NAME>', 'workspace name')
+    .option('--force', 'delete even if it is not empty')
+    .action(run('workspaces', 'workspaceDelete'));
+  workspace
+    .command('list')
+    .alias('ls')
+    .description('list workspaces; * marks the selected one')
+    .action(run('workspaces', 'workspaceList'));
+  workspace.command('show').description('print the selected workspace').action(run('workspaces', 'workspaceShow'));
+
+  const state = program.command('state').description("read and write the selected workspace's state");
+  state.command('show').description('print the current state').action(run('workspaces', 'stateShow'));
+  state
+    .command('history')
+    .description('list the versions of the state, newest first')
+    .option('--limit <N>', 'show at most N versions')
+    .action(run('workspaces', 'stateHistory'));
+  state
+    .command('rollback')
+    .description('write an earlier version of the state as a new version')
+    .argument('<SERIAL>', 'the serial to roll back to')
+    .action(run('workspaces', 'stateRollback'));
+  state
+    .command('export')
+    .description('print the state as a versioned JSON envelope')
+    .action(run('workspaces', 'stateExport'));
+  state
+    .command('import')
+    .description('import an exported state (FILE - reads stdin)')
+    .argument('<FILE>', 'an export written by `berth state export`')
+    .option('--force', 'replace a state of another lineage or a newer serial')
+    .action(run('workspaces', 'stateImport'));
+  state
+    .command('lock')
+    .description('lock the workspace, print the lock id and leave it held')
+    .option('--operation <OP>', 'what the lock is for', 'manual')
+    .option('--info <TEXT>', 'a note for others who find the lock')
+    .action(run('workspaces', 'stateLock'));
+  state
+    .command('unlock')
+    .description('release a lock taken with `berth state lock`')
+    .argument('<LOCK_ID>', 'the id printed by `berth state lock`')
+    .action(run('workspaces', 'stateUnlock'));
+  state.command('locks').description('list every held lock, stale ones marked').action(run('workspaces', 'stateLocks'));
+
+  program
+    .command('force-unlock')
+    .description('remove a lock whose holder is gone (asks for confirmation)')
+    .argument('<LOCK_ID>', 'the exact id of the lock')
+    .option('--force', 'do not ask for confirmation')
+    .action(run('workspaces', 'forceUnlock'));
+
+  program.command('init').description('create the store if needed').action(run('admin', 'init'));
+  program
+    .command('doctor')
+    .description('check the store: schema, integrity, references, locks, permissions')
+    .action(run('admin', 'doctor'));
+  program.command('refresh').description('reset runtime state as after a reboot').action(run('admin', 'refresh'));
+  program.command('migrate').description("bring the store's schema up to this berth").action(run('admin', 'migrate'));
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<SHELL>', 'bash or zsh')
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(buildProgram(), shell));
+    });
+
+  return program;
+}
+
+/** Mirrors package.json (a test keeps them equal). */
+const BERTH_CLI_VERSION = '0.1.0';
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  exitCode = EXIT.ok;
+  const wantsJson = jsonRequested(argv);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return EXIT.ok;
+      }
+      return EXIT.usage;
+    }
+    const { reportError } = await import('./report-error.js');
+    reportError(err, wantsJson);
+    return EXIT.error;
+  } finally {
+    await activeContext?.close().catch(() => undefined);
+  }
+}
+
+function jsonRequested(argv: readonly string[]): boolean {
+  const i = argv.findIndex((a) => a === '--format' || a.startsWith('--format='));
+  if (i < 0) return false;
+  return argv[i] === '--format=json' || argv[i + 1] === 'json';
+}

@@ -27,5 +27,19 @@ export interface Executor {
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
   /** A single-statement read outside any explicit transaction. */
   readonly direct: QueryRunner;
+  /** Storage facts for `berth doctor`: checks the database itself, changes nothing. */
+  inspect(): Promise<StorageReport>;
   close(): Promise<void>;
+}
+
+/** What the storage layer reports about itself. */
+export interface StorageReport {
+  /** Highest applied migration. */
+  schemaVersion: number;
+  /** 'ok', or the problems the database's own integrity check found. */
+  integrity: string[];
+  /** Foreign-key references that point at missing rows. */
+  danglingReferences: string[];
+  sizeBytes: number;
+  settings: Record<string, string | number>;
 }

@@ -1,4 +1,6 @@
-import type { Backend, QueryRunner } from '../db/executor.js';
+import type { Backend, QueryRunner, StorageReport } from '../db/executor.js';
+import type { MigrationReport } from '../migrate/sqlite-migrator.js';
+import type { LockInfo } from './lock-store.js';
 import type { EngineContext } from './engine-base.js';
 import { LockStore } from './lock-store.js';
 import { ObjectStore } from './object-store.js';
@@ -15,7 +17,11 @@ export class Store extends ObjectStore {
   /** Locks by key, store-wide. */
   readonly locks: LockStore;
 
-  constructor(ctx: EngineContext) {
+  constructor(
+    ctx: EngineContext,
+    /** What opening the store migrated. */
+    readonly migration: MigrationReport = { from: 0, to: 0, applied: [] },
+  ) {
     super(ctx);
     this.locks = new LockStore(ctx);
     this.workspaces = new WorkspaceStore(ctx, this.locks);
@@ -55,10 +61,38 @@ export class Store extends ObjectStore {
     });
   }
 
+  /**
+   * A health report for `berth doctor`: schema, the database's integrity check,
+   * dangling references, boot ids and stale locks. Changes nothing.
+   */
+  async diagnose(): Promise<DiagnosisReport> {
+    this.assertOpen();
+    const storage = await this.ctx.exec.inspect();
+    const recorded = await this.ctx.exec.direct.get(q.getMeta, { key: 'boot_id' });
+    const locks = await this.locks.list();
+    return {
+      backend: this.backend,
+      location: this.location,
+      ...storage,
+      bootId: { current: this.ctx.bootId, recorded: recorded?.value ?? null },
+      locks: locks.length,
+      staleLocks: locks.filter((l) => l.stale),
+    };
+  }
+
   /** Closes the store; every later call fails with STORE_CLOSED. Closing twice is harmless. */
   async close(): Promise<void> {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
     await this.ctx.exec.close();
   }
+}
+
+/** The result of {@link Store.diagnose}. */
+export interface DiagnosisReport extends StorageReport {
+  backend: Backend;
+  location: string;
+  bootId: { current: string; recorded: string | null };
+  locks: number;
+  staleLocks: LockInfo[];
 }

@@ -35,7 +35,7 @@ function readApplied(db: BetterSqlite3.Database): AppliedMigration[] {
 export async function migrateSqlite(
   db: BetterSqlite3.Database,
   file: string,
-  opts: { readonly: boolean; now: () => number },
+  opts: { readonly: boolean; now: () => number; actor: string },
 ): Promise<MigrationReport> {
   const known = loadMigrations('sqlite');
   let pending: ReturnType<typeof planMigrations>;
@@ -77,6 +77,15 @@ export async function migrateSqlite(
           opts.now(),
         );
         db.exec(m.sql);
+        // Every change is journaled, schema changes included (the events table exists from 001 on).
+        db.prepare(
+          "INSERT INTO events (ts, namespace, type, subject_kind, subject_name, actor, data_json) VALUES (?, '', 'store.migrate', 'store', ?, ?, ?)",
+        ).run(
+          opts.now(),
+          `${m.version}-${m.name}`,
+          opts.actor,
+          JSON.stringify({ version: m.version, checksum: m.checksum }),
+        );
         db.exec('COMMIT');
       } catch (err) {
         if (db.inTransaction) db.exec('ROLLBACK');

@@ -2,7 +2,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
-import type { Executor, QueryRunner } from '../executor.js';
+import { statSync } from 'node:fs';
+import type { Executor, QueryRunner, StorageReport } from '../executor.js';
 import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
 import type { Database } from '../schema.js';
 
@@ -71,6 +72,39 @@ export class SqliteExecutor implements Executor {
 
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
     return this.transaction(this.beginRead, fn);
+  }
+
+  async inspect(): Promise<StorageReport> {
+    return this.serial(() => {
+      const integrity = (this.db.pragma('integrity_check') as { integrity_check: string }[]).map(
+        (r) => r.integrity_check,
+      );
+      const dangling = (this.db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[]).map(
+        (r) => `${r.table} row ${r.rowid} points at a missing ${r.parent} row`,
+      );
+      const version = this.db.prepare('SELECT max(version) AS v FROM berth_migrations').get() as { v: number | null };
+      let sizeBytes = 0;
+      for (const suffix of ['', '-wal']) {
+        try {
+          sizeBytes += statSync(this.location + suffix).size;
+        } catch {
+          // No WAL file at the moment.
+        }
+      }
+      return {
+        schemaVersion: version.v ?? 0,
+        integrity,
+        danglingReferences: dangling,
+        sizeBytes,
+        settings: {
+          journal_mode: this.db.pragma('journal_mode', { simple: true }) as string,
+          synchronous: this.db.pragma('synchronous', { simple: true }) as number,
+          foreign_keys: this.db.pragma('foreign_keys', { simple: true }) as number,
+          busy_timeout: this.db.pragma('busy_timeout', { simple: true }) as number,
+          sqlite_version: (this.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
+        },
+      };
+    });
   }
 
   async close(): Promise<void> {

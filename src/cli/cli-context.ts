@@ -1,0 +1,117 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Store } from '../engine/store.js';
+import { BerthError } from '../errors.js';
+import { openStore } from '../open-store.js';
+import { parseDuration, useColour, type Format } from './output.js';
+
+/** Options every command accepts (API.md "CLI"). */
+export interface GlobalOptions {
+  store?: string;
+  namespace?: string;
+  format: Format;
+  lockTimeout?: string;
+}
+
+/** Where the selected workspace is recorded, relative to the working directory (Terraform's .terraform/environment). */
+export const WORKSPACE_FILE = join('.berth', 'workspace');
+
+/**
+ * What a command needs from its surroundings: the store (opened on first use), output
+ * streams, the format, and the client-local workspace selection.
+ */
+export class CliContext {
+  private store: Store | undefined;
+  readonly colour: boolean;
+  readonly errColour: boolean;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly env: NodeJS.ProcessEnv = process.env,
+    readonly cwd: string = process.cwd(),
+  ) {
+    this.colour = options.format === 'table' && useColour(process.stdout);
+    this.errColour = useColour(process.stderr);
+  }
+
+  get json(): boolean {
+    return this.options.format === 'json';
+  }
+
+  /** The store, opened once per command run. */
+  async open(): Promise<Store> {
+    if (!this.store) {
+      this.store = await openStore({ path: this.options.store, namespace: this.options.namespace ?? '' });
+    }
+    return this.store;
+  }
+
+  async close(): Promise<void> {
+    await this.store?.close();
+    this.store = undefined;
+  }
+
+  /** `--lock-timeout` in milliseconds (0 when not given: fail at once, like Terraform's default of 0s). */
+  get lockTimeoutMs(): number {
+    return this.options.lockTimeout === undefined ? 0 : parseDuration(this.options.lockTimeout);
+  }
+
+  out(text: string): void {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  /** Notes for people (progress, hints) go to stderr so stdout stays parseable. */
+  note(text: string): void {
+    process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  /** Prints exactly one JSON document on stdout. */
+  printJson(value: unknown): void {
+    process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  }
+
+  /** The selected workspace: BERTH_WORKSPACE > .berth/workspace > default. */
+  selectedWorkspace(): { name: string; source: 'env' | 'file' | 'default' } {
+    const fromEnv = this.env.BERTH_WORKSPACE;
+    if (fromEnv) return { name: fromEnv, source: 'env' };
+    try {
+      const name = readFileSync(join(this.cwd, WORKSPACE_FILE), 'utf8').trim();
+      if (name !== '') return { name, source: 'file' };
+    } catch {
+      // No selection recorded here: the default workspace.
+    }
+    return { name: 'default', source: 'default' };
+  }
+
+  /** Records the selected workspace in .berth/workspace of the working directory. */
+  selectWorkspace(name: string): void {
+    mkdirSync(join(this.cwd, '.berth'), { recursive: true });
+    writeFileSync(join(this.cwd, WORKSPACE_FILE), name + '\n');
+  }
+
+  /**
+   * Asks for confirmation on a terminal; without one, `force` is required (so scripts
+   * never hang on a prompt).
+   */
+  async confirm(question: string, force: boolean | undefined, flag = '--force'): Promise<void> {
+    if (force) return;
+    if (!process.stdin.isTTY) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `standard input is not a terminal, so berth cannot ask for confirmation; pass ${flag} to proceed`,
+      );
+    }
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = (
+        await rl.question(`${question}\n  Only 'yes' will be accepted to confirm.\n\n  Enter a value: `)
+      ).trim();
+      if (answer !== 'yes') {
+        throw new BerthError('INVALID_ARGUMENT', 'cancelled: the answer was not "yes"; nothing was changed');
+      }
+    } finally {
+      rl.close();
+    }
+  }
+}

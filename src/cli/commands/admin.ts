@@ -1,0 +1,91 @@
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadMigrations } from '../../migrate/migration-files.js';
+import type { CliContext } from '../cli-context.js';
+import { paint } from '../output.js';
+
+/* Store administration: init, doctor, refresh, migrate. */
+
+/** `berth init`: creates (or opens) the store and says where it is. */
+export async function init(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  const report = await store.diagnose();
+  if (ctx.json)
+    return ctx.printJson({ store: store.location, backend: store.backend, schemaVersion: report.schemaVersion });
+  ctx.out(`Initialized berth store at ${store.location} (${store.backend}, schema version ${report.schemaVersion}).`);
+}
+
+/** Permission problems of a SQLite store: it should be 0600 in a 0700 folder. */
+function permissionProblems(file: string): string[] {
+  const problems: string[] = [];
+  try {
+    const fileMode = statSync(file).mode & 0o777;
+    if (fileMode & 0o077) problems.push(`${file} is mode ${fileMode.toString(8)}; run \`chmod 600 ${file}\``);
+    const dir = dirname(file);
+    const dirMode = statSync(dir).mode & 0o777;
+    if (dirMode & 0o077) problems.push(`${dir} is mode ${dirMode.toString(8)}; run \`chmod 700 ${dir}\``);
+  } catch {
+    // The store was just opened, so it exists; a race with a delete is reported elsewhere.
+  }
+  return problems;
+}
+
+/** `berth doctor`: schema, integrity, dangling references, stale locks, boot id, path and size. */
+export async function doctor(ctx: CliContext): Promise<number> {
+  const store = await ctx.open();
+  const report = await store.diagnose();
+  const codeVersion = loadMigrations(store.backend).length;
+  const permissions = store.backend === 'sqlite' ? permissionProblems(store.location) : [];
+  const healthy =
+    report.integrity.join() === 'ok' &&
+    report.danglingReferences.length === 0 &&
+    report.staleLocks.length === 0 &&
+    permissions.length === 0;
+  if (ctx.json) {
+    ctx.printJson({ healthy, codeSchemaVersion: codeVersion, permissions, ...report });
+    return healthy ? 0 : 1;
+  }
+  const ok = (good: boolean, text: string): string =>
+    `${good ? paint(ctx.colour, 'green', 'ok  ') : paint(ctx.colour, 'red', 'FAIL')}  ${text}`;
+  const lines = [
+    `store        ${report.location} (${report.backend}, ${(report.sizeBytes / 1024).toFixed(1)} KiB)`,
+    `settings     ${Object.entries(report.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+    `boot id      ${report.bootId.current}${report.bootId.recorded === report.bootId.current ? '' : ` (store recorded ${report.bootId.recorded ?? 'none'})`}`,
+    ok(report.schemaVersion === codeVersion, `schema version ${report.schemaVersion} (this berth: ${codeVersion})`),
+    ok(report.integrity.join() === 'ok', `integrity check: ${report.integrity.slice(0, 5).join('; ')}`),
+    ok(report.danglingReferences.length === 0, `references: ${report.danglingReferences.length} dangling`),
+    ok(permissions.length === 0, `permissions${permissions.length ? ': ' + permissions.join('; ') : ''}`),
+    ok(report.staleLocks.length === 0, `locks: ${report.locks} held, ${report.staleLocks.length} stale`),
+  ];
+  for (const l of report.staleLocks) {
+    lines.push(`      stale lock ${l.id} on ${l.key} (${l.staleReason}); break it with: berth force-unlock ${l.id}`);
+  }
+  ctx.out(lines.join('\n'));
+  if (!healthy) {
+    ctx.note('berth doctor found problems; see the lines marked FAIL above.');
+    return 1;
+  }
+  return 0;
+}
+
+/** `berth refresh`: resets runtime state as after a reboot. */
+export async function refresh(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  await store.refresh();
+  if (ctx.json) ctx.printJson({ refreshed: true });
+  else ctx.out('Runtime state reset: containers exited or configured, exec sessions and exit codes cleared.');
+}
+
+/** `berth migrate`: brings the store's schema up to this berth (opening does it) and reports. */
+export async function migrate(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  const { from, to, applied } = store.migration;
+  if (ctx.json) return ctx.printJson({ store: store.location, from, to, applied });
+  ctx.out(
+    applied.length === 0
+      ? `Schema is up to date (version ${from}).`
+      : `Migrated ${store.location} from schema version ${from} to ${to}: ${applied.join(', ')}.`,
+  );
+}

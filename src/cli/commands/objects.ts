@@ -1,0 +1,475 @@
+import type { Store } from '../../engine/store.js';
+import type { Container, ContainerConfig, NetworkOptions, Pod, Volume } from '../../engine/types.js';
+import { BerthError } from '../../errors.js';
+import type { CliContext } from '../cli-context.js';
+import { parseKeyValue, relativeTime, renderTable, shortId } from '../output.js';
+
+/*
+ * Object commands (podman's ps/container/pod/volume/network): parse, call the store,
+ * render a table or one JSON document.
+ */
+
+function toMap(pairs: readonly string[] | undefined, what: string): Record<string, string> | undefined {
+  if (!pairs || pairs.length === 0) return undefined;
+  return Object.fromEntries(pairs.map((p) => parseKeyValue(p, what)));
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+}
+
+/** podman-style status column: "Up 2 minutes", "Exited (0) 3 hours ago", "Created". */
+function statusText(c: Container, now: number): string {
+  const { status, exitCode, startedAt, finishedAt } = c.state;
+  switch (status) {
+    case 'running':
+      return startedAt ? `Up ${relativeTime(startedAt, now).replace(/ ago$/, '')}` : 'Up';
+    case 'exited':
+    case 'stopped':
+      return `Exited (${exitCode ?? 0})${finishedAt ? ' ' + relativeTime(finishedAt, now) : ''}`;
+    case 'created':
+    case 'configured':
+      return 'Created';
+    default:
+      return String(status).charAt(0).toUpperCase() + String(status).slice(1);
+  }
+}
+
+// ------------------------------------------------------------------ containers
+
+export interface PsOptions {
+  all?: boolean;
+  filter?: string[];
+  pod?: boolean;
+  sort?: string;
+  quiet?: boolean;
+}
+
+const FILTER_KEYS = ['id', 'name', 'label', 'status', 'pod', 'namespace'] as const;
+const SORT_KEYS = ['created', 'id', 'image', 'names', 'status', 'pod'] as const;
+
+/**
+ * Builds a predicate from podman-style filters: values of one key are alternatives,
+ * different keys must all match.
+ */
+async function containerFilter(store: Store, filters: readonly string[]): Promise<(c: Container) => boolean> {
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) {
+    const [key, value] = parseKeyValue(f, 'filter');
+    if (!(FILTER_KEYS as readonly string[]).includes(key)) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `unknown filter ${JSON.stringify(key)}; use one of ${FILTER_KEYS.join(', ')}`,
+        {
+          details: { filter: key },
+        },
+      );
+    }
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
+  }
+  const podIds = new Map<string, string>();
+  for (const pod of byKey.get('pod') ?? []) {
+    try {
+      podIds.set(pod, (await store.lookupPod(pod)).config.id);
+    } catch (err) {
+      if (!(err instanceof BerthError && err.code === 'NO_SUCH_POD')) throw err;
+    }
+  }
+  const tests: Record<string, (c: Container, v: string) => boolean> = {
+    id: (c, v) => c.config.id.startsWith(v),
+    name: (c, v) => c.config.name.includes(v),
+    label: (c, v) => {
+      const at = v.indexOf('=');
+      const labels = c.config.labels ?? {};
+      return at < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, at)] === v.slice(at + 1);
+    },
+    status: (c, v) => c.state.status === v,
+    pod: (c, v) => c.config.pod !== undefined && c.config.pod === podIds.get(v),
+    namespace: (c, v) => (c.config.namespace ?? '') === v,
+  };
+  return (c) => [...byKey].every(([key, values]) => values.some((v) => tests[key]!(c, v)));
+}
+
+function sortContainers(list: Container[], key: string | undefined): Container[] {
+  const k = key ?? 'created';
+  if (!(SORT_KEYS as readonly string[]).includes(k)) {
+    throw new BerthError('INVALID_ARGUMENT', `cannot sort by ${JSON.stringify(k)}; use one of ${SORT_KEYS.join(', ')}`);
+  }
+  const field = (c: Container): string =>
+    ({
+      created: c.config.createdAt ?? '',
+      id: c.config.id,
+      image: c.config.image ?? '',
+      names: c.config.name,
+      status: String(c.state.status),
+      pod: c.config.pod ?? '',
+    })[k as (typeof SORT_KEYS)[number]];
+  const sorted = [...list].sort((a, b) => field(a).localeCompare(field(b)) || a.config.id.localeCompare(b.config.id));
+  return k === 'created' ? sorted.reverse() : sorted;
+}
+
+/** `berth ps` / `berth container ls`. */
+export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
+  const store = await ctx.open();
+  const matches = await containerFilter(store, opts.filter ?? []);
+  const hasStatusFilter = (opts.filter ?? []).some((f) => f.startsWith('status='));
+  const all = await store.allContainers();
+  const shown = sortContainers(
+    all.filter((c) => (opts.all || hasStatusFilter || c.state.status === 'running') && matches(c)),
+    opts.sort,
+  );
+  if (opts.quiet) {
+    if (ctx.json) ctx.printJson(shown.map((c) => c.config.id));
+    else for (const c of shown) ctx.out(shortId(c.config.id));
+    return;
+  }
+  if (ctx.json) {
+    ctx.printJson(
+      shown.map((c) => ({
+        id: c.config.id,
+        name: c.config.name,
+        namespace: c.config.namespace ?? '',
+        pod: c.config.pod ?? null,
+        image: c.config.image ?? null,
+        status: c.state.status,
+        createdAt: c.config.createdAt ?? null,
+        labels: c.config.labels ?? {},
+      })),
+    );
+    return;
+  }
+  const now = Date.now();
+  const podNames = new Map<string, string>();
+  if (opts.pod) for (const p of await store.allPods()) podNames.set(p.config.id, p.config.name);
+  const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'];
+  if (opts.pod) headers.push('POD ID', 'PODNAME');
+  const rows = shown.map((c) => {
+    const row = [
+      shortId(c.config.id),
+      truncate(c.config.image ?? '', 24),
+      truncate((c.config.command ?? []).join(' '), 16),
+      relativeTime(c.config.createdAt, now),
+      statusText(c, now),
+      c.config.name,
+    ];
+    if (opts.pod) row.push(c.config.pod ? shortId(c.config.pod) : '', podNames.get(c.config.pod ?? '') ?? '');
+    return row;
+  });
+  process.stdout.write(renderTable(headers, rows));
+}
+
+/** `berth container inspect`: a JSON array of the containers, like podman. */
+export async function containerInspect(ctx: CliContext, names: string[]): Promise<void> {
+  const store = await ctx.open();
+  const found: Container[] = [];
+  for (const name of names) found.push(await store.lookupContainer(name));
+  ctx.printJson(found);
+}
+
+export interface ContainerCreateOptions {
+  name?: string;
+  pod?: string;
+  label?: string[];
+  env?: string[];
+  volume?: string[];
+  requires?: string[];
+  network?: string[];
+}
+
+/** `berth container create IMAGE [COMMAND...]`: prints the new container's id. */
+export async function containerCreate(
+  ctx: CliContext,
+  image: string,
+  command: string[],
+  opts: ContainerCreateOptions,
+): Promise<void> {
+  const store = await ctx.open();
+  const config: Partial<ContainerConfig> = { image };
+  if (opts.name !== undefined) config.name = opts.name;
+  if (command.length > 0) config.command = command;
+  const labels = toMap(opts.label, 'label');
+  if (labels) config.labels = labels;
+  const env = toMap(opts.env, 'env');
+  if (env) config.env = env;
+  if (opts.volume?.length) {
+    config.namedVolumes = opts.volume.map((v) => {
+      const at = v.indexOf(':');
+      if (at <= 0 || at === v.length - 1) {
+        throw new BerthError('INVALID_ARGUMENT', `volume ${JSON.stringify(v)} is not NAME:DEST`, {
+          details: { value: v },
+        });
+      }
+      return { name: v.slice(0, at), dest: v.slice(at + 1) };
+    });
+  }
+  if (opts.requires?.length) {
+    const deps: string[] = [];
+    for (const r of opts.requires) deps.push(await store.lookupContainerID(r));
+    config.dependencies = deps;
+  }
+  if (opts.network?.length) {
+    config.networks = Object.fromEntries(opts.network.map((n): [string, NetworkOptions] => [n, {}]));
+  }
+  const id = (await import('../../engine/object-input.js')).newObjectId();
+  config.id = id;
+  config.name ??= `ctr-${id.slice(0, 12)}`;
+  const ctr = { config: config as ContainerConfig, state: { status: 'configured' } };
+  const added = opts.pod
+    ? await store.addContainerToPod(await store.lookupPod(opts.pod), ctr)
+    : await store.addContainer(ctr);
+  if (ctx.json) ctx.printJson({ id: added.config.id, name: added.config.name });
+  else ctx.out(added.config.id);
+}
+
+/** `berth container rm [-f]`: -f also drops the container's exec sessions and removes running ones. */
+export async function containerRm(ctx: CliContext, names: string[], opts: { force?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  const removed: string[] = [];
+  for (const name of names) {
+    const ctr = await store.lookupContainer(name);
+    const status = String(ctr.state.status);
+    if (!opts.force && (status === 'running' || status === 'paused')) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `container ${ctr.config.name} is ${status}; stop it first, or remove it with \`berth container rm -f ${ctr.config.name}\``,
+        { details: { id: ctr.config.id, status } },
+      );
+    }
+    if (opts.force) await store.removeContainerExecSessions(ctr);
+    if (ctr.config.pod) await store.removeContainerFromPod(await store.pod(ctr.config.pod), ctr);
+    else await store.removeContainer(ctr);
+    removed.push(ctr.config.id);
+  }
+  if (ctx.json) ctx.printJson({ removed });
+  else for (const id of removed) ctx.out(id);
+}
+
+/** `berth container rename CONTAINER NAME`. */
+export async function containerRename(ctx: CliContext, target: string, newName: string): Promise<void> {
+  const store = await ctx.open();
+  const ctr = await store.lookupContainer(target);
+  await store.safeRewriteContainerConfig(ctr, ctr.config.name, newName, { ...ctr.config, name: newName });
+  if (ctx.json) ctx.printJson({ id: ctr.config.id, name: newName, oldName: ctr.config.name });
+}
+
+// ------------------------------------------------------------------ pods
+
+function podStatus(members: Container[]): string {
+  if (members.length === 0) return 'Created';
+  const statuses = members.map((m) => String(m.state.status));
+  if (statuses.includes('running')) return statuses.every((s) => s === 'running') ? 'Running' : 'Degraded';
+  if (statuses.every((s) => s === 'exited' || s === 'stopped')) return 'Exited';
+  return 'Created';
+}
+
+/** `berth pod ls`. */
+export async function podLs(ctx: CliContext, opts: { quiet?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  const pods = await store.allPods();
+  const members = new Map<string, Container[]>();
+  for (const c of await store.allContainers()) {
+    if (c.config.pod) members.set(c.config.pod, [...(members.get(c.config.pod) ?? []), c]);
+  }
+  const view = pods.map((p) => ({ pod: p, members: members.get(p.config.id) ?? [] }));
+  if (opts.quiet) {
+    if (ctx.json) ctx.printJson(view.map((v) => v.pod.config.id));
+    else for (const v of view) ctx.out(shortId(v.pod.config.id));
+    return;
+  }
+  if (ctx.json) {
+    ctx.printJson(
+      view.map(({ pod, members: m }) => ({
+        id: pod.config.id,
+        name: pod.config.name,
+        namespace: pod.config.namespace ?? '',
+        status: podStatus(m),
+        createdAt: pod.config.createdAt ?? null,
+        labels: pod.config.labels ?? {},
+        containers: m.length,
+      })),
+    );
+    return;
+  }
+  const now = Date.now();
+  process.stdout.write(
+    renderTable(
+      ['POD ID', 'NAME', 'STATUS', 'CREATED', '# OF CONTAINERS'],
+      view.map(({ pod, members: m }) => [
+        shortId(pod.config.id),
+        pod.config.name,
+        podStatus(m),
+        relativeTime(pod.config.createdAt, now),
+        String(m.length),
+      ]),
+    ),
+  );
+}
+
+/** `berth pod inspect`: a JSON array of the pods with their container ids. */
+export async function podInspect(ctx: CliContext, names: string[]): Promise<void> {
+  const store = await ctx.open();
+  const out: (Pod & { containers: string[] })[] = [];
+  for (const name of names) {
+    const pod = await store.lookupPod(name);
+    out.push({ ...pod, containers: await store.podContainersByID(pod) });
+  }
+  ctx.printJson(out);
+}
+
+/** `berth pod create [--name N] [--label K=V]...`: prints the new pod's id. */
+export async function podCreate(ctx: CliContext, opts: { name?: string; label?: string[] }): Promise<void> {
+  const store = await ctx.open();
+  const id = (await import('../../engine/object-input.js')).newObjectId();
+  const labels = toMap(opts.label, 'label');
+  const pod = await store.addPod({
+    config: { id, name: opts.name ?? `pod-${id.slice(0, 12)}`, ...(labels ? { labels } : {}) },
+    state: {},
+  });
+  if (ctx.json) ctx.printJson({ id: pod.config.id, name: pod.config.name });
+  else ctx.out(pod.config.id);
+}
+
+/** `berth pod rm [-f]`: -f removes the pod's containers first (all in one transaction). */
+export async function podRm(ctx: CliContext, names: string[], opts: { force?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  const removed: string[] = [];
+  for (const name of names) {
+    const pod = await store.lookupPod(name);
+    if (opts.force) {
+      for (const c of await store.podContainers(pod)) await store.removeContainerExecSessions(c);
+      await store.removePodContainers(pod);
+    }
+    await store.removePod(pod);
+    removed.push(pod.config.id);
+  }
+  if (ctx.json) ctx.printJson({ removed });
+  else for (const id of removed) ctx.out(id);
+}
+
+// ------------------------------------------------------------------ volumes
+
+function volumeView(v: Volume): Record<string, unknown> {
+  return {
+    name: v.config.name,
+    driver: v.config.driver ?? 'local',
+    namespace: v.config.namespace ?? '',
+    labels: v.config.labels ?? {},
+    options: v.config.options ?? {},
+    createdAt: v.config.createdAt ?? null,
+    mountPoint: v.state.mountPoint ?? null,
+  };
+}
+
+/** `berth volume ls`. */
+export async function volumeLs(ctx: CliContext, opts: { quiet?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  const vols = await store.allVolumes();
+  if (opts.quiet) {
+    if (ctx.json) ctx.printJson(vols.map((v) => v.config.name));
+    else for (const v of vols) ctx.out(v.config.name);
+    return;
+  }
+  if (ctx.json) return ctx.printJson(vols.map(volumeView));
+  process.stdout.write(
+    renderTable(
+      ['DRIVER', 'VOLUME NAME'],
+      vols.map((v) => [v.config.driver ?? 'local', v.config.name]),
+    ),
+  );
+}
+
+/** `berth volume inspect`. */
+export async function volumeInspect(ctx: CliContext, names: string[]): Promise<void> {
+  const store = await ctx.open();
+  const out: Volume[] = [];
+  for (const name of names) out.push(await store.lookupVolume(name));
+  ctx.printJson(out);
+}
+
+/** `berth volume create NAME [--driver D] [--label K=V]... [--opt K=V]...`. */
+export async function volumeCreate(
+  ctx: CliContext,
+  name: string,
+  opts: { driver?: string; label?: string[]; opt?: string[] },
+): Promise<void> {
+  const store = await ctx.open();
+  const labels = toMap(opts.label, 'label');
+  const options = toMap(opts.opt, 'option');
+  const vol = await store.addVolume({
+    config: {
+      name,
+      driver: opts.driver ?? 'local',
+      ...(labels ? { labels } : {}),
+      ...(options ? { options } : {}),
+    },
+    state: {},
+  });
+  if (ctx.json) ctx.printJson(volumeView(vol));
+  else ctx.out(vol.config.name);
+}
+
+/** `berth volume rm NAME...`. */
+export async function volumeRm(ctx: CliContext, names: string[]): Promise<void> {
+  const store = await ctx.open();
+  const removed: string[] = [];
+  for (const name of names) {
+    const vol = await store.lookupVolume(name);
+    await store.removeVolume(vol);
+    removed.push(vol.config.name);
+  }
+  if (ctx.json) ctx.printJson({ removed });
+  else for (const n of removed) ctx.out(n);
+}
+
+/** `berth volume prune`: removes every volume no container uses, after confirmation. */
+export async function volumePrune(ctx: CliContext, opts: { force?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  const unused: Volume[] = [];
+  for (const v of await store.allVolumes()) if ((await store.volumeInUse(v)).length === 0) unused.push(v);
+  if (unused.length > 0) {
+    await ctx.confirm(
+      `WARNING! This will remove ${unused.length} volume(s) not used by any container: ${unused.map((v) => v.config.name).join(', ')}`,
+      opts.force,
+    );
+  }
+  const removed: string[] = [];
+  for (const v of unused) {
+    try {
+      await store.removeVolume(v);
+      removed.push(v.config.name);
+    } catch (err) {
+      // Taken into use since it was listed: keep it.
+      if (!(err instanceof BerthError && (err.code === 'VOLUME_IN_USE' || err.code === 'NO_SUCH_VOLUME'))) throw err;
+    }
+  }
+  if (ctx.json) ctx.printJson({ removed });
+  else for (const n of removed) ctx.out(n);
+}
+
+// ------------------------------------------------------------------ networks
+
+/** `berth network connect [--alias A]... NETWORK CONTAINER`. */
+export async function networkConnect(
+  ctx: CliContext,
+  network: string,
+  container: string,
+  opts: { alias?: string[]; ip?: string[]; mac?: string; interfaceName?: string },
+): Promise<void> {
+  const store = await ctx.open();
+  const ctr = await store.lookupContainer(container);
+  const options: NetworkOptions = {};
+  if (opts.alias?.length) options.aliases = opts.alias;
+  if (opts.ip?.length) options.staticIps = opts.ip;
+  if (opts.mac) options.staticMac = opts.mac;
+  if (opts.interfaceName) options.interfaceName = opts.interfaceName;
+  await store.networkConnect(ctr, network, options);
+  if (ctx.json) ctx.printJson({ container: ctr.config.id, network, options });
+}
+
+/** `berth network disconnect NETWORK CONTAINER`. */
+export async function networkDisconnect(ctx: CliContext, network: string, container: string): Promise<void> {
+  const store = await ctx.open();
+  const ctr = await store.lookupContainer(container);
+  await store.networkDisconnect(ctr, network);
+  if (ctx.json) ctx.printJson({ container: ctr.config.id, network });
+}

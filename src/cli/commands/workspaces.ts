@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import type { LockInfo } from '../../engine/lock-store.js';
+import type { Store } from '../../engine/store.js';
+import type { StateExport } from '../../engine/workspace-store.js';
+import { BerthError } from '../../errors.js';
+import type { CliContext } from '../cli-context.js';
+import { paint, relativeTime, renderTable } from '../output.js';
+
+/*
+ * Workspace, state and lock commands (Terraform's workspace/state/force-unlock).
+ */
+
+/** `berth workspace list`: the selected one marked with `* `. */
+export async function workspaceList(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  const selected = ctx.selectedWorkspace().name;
+  const list = await store.workspaces.list();
+  if (ctx.json) {
+    ctx.printJson({
+      workspaces: list.map((w) => ({
+        name: w.name,
+        selected: w.name === selected,
+        serial: w.serial,
+        locked: w.lock !== undefined,
+      })),
+    });
+    return;
+  }
+  for (const w of list) {
+    const lock = w.lock ? paint(ctx.colour, 'yellow', ` (locked by ${w.lock.who})`) : '';
+    ctx.out(w.name === selected ? paint(ctx.colour, 'green', `* ${w.name}`) + lock : `  ${w.name}${lock}`);
+  }
+}
+
+/** `berth workspace show`: only the selected workspace's name. */
+export function workspaceShow(ctx: CliContext): void {
+  const { name } = ctx.selectedWorkspace();
+  if (ctx.json) ctx.printJson({ workspace: name });
+  else ctx.out(name);
+}
+
+function noteOverride(ctx: CliContext, action: string): void {
+  const sel = ctx.selectedWorkspace();
+  if (sel.source === 'env') {
+    ctx.note(
+      `Note: BERTH_WORKSPACE=${sel.name} is set and overrides the selection; ${action} takes effect once BERTH_WORKSPACE is unset.`,
+    );
+  }
+}
+
+/** `berth workspace new NAME`: creates and selects it. */
+export async function workspaceNew(ctx: CliContext, name: string): Promise<void> {
+  const store = await ctx.open();
+  const ws = await store.workspaces.create(name);
+  ctx.selectWorkspace(name);
+  noteOverride(ctx, 'the new selection');
+  if (ctx.json) ctx.printJson({ workspace: ws });
+  else ctx.out(`Created and switched to workspace "${name}".`);
+}
+
+/** `berth workspace select NAME [--or-create]`. */
+export async function workspaceSelect(ctx: CliContext, name: string, opts: { orCreate?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  let created = false;
+  try {
+    await store.workspaces.get(name);
+  } catch (err) {
+    if (!(err instanceof BerthError && err.code === 'NO_SUCH_WORKSPACE') || !opts.orCreate) {
+      if (err instanceof BerthError && err.code === 'NO_SUCH_WORKSPACE') {
+        throw new BerthError(
+          'NO_SUCH_WORKSPACE',
+          `workspace ${JSON.stringify(name)} doesn't exist; create it with \`berth workspace new ${name}\`, or select it with --or-create`,
+          { details: err.details },
+        );
+      }
+      throw err;
+    }
+    await store.workspaces.create(name);
+    created = true;
+  }
+  ctx.selectWorkspace(name);
+  noteOverride(ctx, 'this selection');
+  if (ctx.json) ctx.printJson({ workspace: name, created });
+  else ctx.out(created ? `Created and switched to workspace "${name}".` : `Switched to workspace "${name}".`);
+}
+
+/** `berth workspace delete NAME [--force]`: never the selected one. */
+export async function workspaceDelete(ctx: CliContext, name: string, opts: { force?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  if (name === ctx.selectedWorkspace().name && name !== 'default') {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `workspace ${JSON.stringify(name)} is your selected workspace and cannot be deleted; select another one first (\`berth workspace select default\`)`,
+      { details: { name } },
+    );
+  }
+  await store.workspaces.delete(name, { force: opts.force === true });
+  if (ctx.json) ctx.printJson({ deleted: name });
+  else ctx.out(`Deleted workspace "${name}".`);
+}
+
+/** `berth state show`: the selected workspace's current state. */
+export async function stateShow(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  const name = ctx.selectedWorkspace().name;
+  const current = await store.workspaces.readState(name);
+  if (ctx.json) return ctx.printJson({ workspace: name, ...current });
+  ctx.note(`# workspace ${name}: serial ${current.serial}, lineage ${current.lineage}`);
+  ctx.out(current.state === null ? '(no state has been written)' : JSON.stringify(current.state, null, 2));
+}
+
+/** `berth state history [--limit N]`. */
+export async function stateHistory(ctx: CliContext, opts: { limit?: string }): Promise<void> {
+  const store = await ctx.open();
+  const name = ctx.selectedWorkspace().name;
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+  const history = await store.workspaces.history(name, limit === undefined ? {} : { limit });
+  if (ctx.json) return ctx.printJson({ workspace: name, history });
+  const now = Date.now();
+  process.stdout.write(
+    renderTable(
+      ['SERIAL', 'CREATED', 'WHO', 'OPERATION', 'CHECKSUM'],
+      history.map((v) => [
+        String(v.serial),
+        relativeTime(v.createdAt, now),
+        v.who,
+        v.operation,
+        (v.checksum ?? '-').slice(0, 12),
+      ]),
+    ),
+  );
+}
+
+/** Runs `fn` holding the selected workspace's lock (Terraform's -lock behaviour). */
+async function withWorkspaceLock<T>(
+  ctx: CliContext,
+  store: Store,
+  name: string,
+  operation: string,
+  fn: (lockId: string) => Promise<T>,
+): Promise<T> {
+  const lock = await store.workspaces.lock(name, { operation, timeoutMs: ctx.lockTimeoutMs });
+  try {
+    return await fn(lock.id);
+  } finally {
+    await store.workspaces.unlock(name, lock.id).catch(() => undefined);
+  }
+}
+
+/** `berth state rollback SERIAL`: under the workspace lock. */
+export async function stateRollback(ctx: CliContext, serialText: string): Promise<void> {
+  const serial = Number(serialText);
+  if (!Number.isInteger(serial) || serial < 1) {
+    throw new BerthError('INVALID_ARGUMENT', `serial ${JSON.stringify(serialText)} is not a positive integer`);
+  }
+  const store = await ctx.open();
+  const name = ctx.selectedWorkspace().name;
+  const result = await withWorkspaceLock(ctx, store, name, 'rollback', (lockId) =>
+    store.workspaces.rollback(name, serial, { lockId }),
+  );
+  if (ctx.json) return ctx.printJson({ workspace: name, serial: result.serial, lineage: result.lineage, from: serial });
+  ctx.out(`Rolled workspace "${name}" back to serial ${serial}; it is now at serial ${result.serial}.`);
+}
+
+/** `berth state export`: the envelope as JSON on stdout. */
+export async function stateExport(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  ctx.printJson(await store.workspaces.exportState(ctx.selectedWorkspace().name));
+}
+
+/** `berth state import FILE [--force]` (FILE `-` reads stdin): under the workspace lock. */
+export async function stateImport(ctx: CliContext, file: string, opts: { force?: boolean }): Promise<void> {
+  let envelope: StateExport;
+  try {
+    envelope = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as StateExport;
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
+    throw new BerthError('INVALID_IMPORT', `cannot read ${file} as a berth workspace export: ${why}`, { cause: err });
+  }
+  const store = await ctx.open();
+  const name = ctx.selectedWorkspace().name;
+  const result = await withWorkspaceLock(ctx, store, name, 'import', (lockId) =>
+    store.workspaces.importState(name, envelope, { force: opts.force === true, lockId }),
+  );
+  if (ctx.json) return ctx.printJson({ workspace: name, serial: result.serial, lineage: result.lineage });
+  ctx.out(`Imported state into workspace "${name}": serial ${result.serial}, lineage ${result.lineage}.`);
+}
+
+/** `berth state lock [--operation OP]`: prints the lock id and leaves the lock held. */
+export async function stateLock(ctx: CliContext, opts: { operation?: string; info?: string }): Promise<void> {
+  const store = await ctx.open();
+  const name = ctx.selectedWorkspace().name;
+  const lock = await store.workspaces.lock(name, {
+    operation: opts.operation ?? 'manual',
+    timeoutMs: ctx.lockTimeoutMs,
+    ...(opts.info ? { info: opts.info } : {}),
+  });
+  if (ctx.json) return ctx.printJson({ lock });
+  ctx.out(lock.id);
+  ctx.note(`Workspace "${name}" is locked. Release it with: berth state unlock ${lock.id}`);
+}
+
+/** `berth state unlock LOCK_ID`. */
+export async function stateUnlock(ctx: CliContext, lockId: string): Promise<void> {
+  const store = await ctx.open();
+  const name = ctx.selectedWorkspace().name;
+  await store.workspaces.unlock(name, lockId);
+  if (ctx.json) ctx.printJson({ unlocked: lockId, workspace: name });
+  else ctx.out(`Workspace "${name}" unlocked.`);
+}
+
+function lockRows(ctx: CliContext, locks: LockInfo[]): string[][] {
+  const now = Date.now();
+  return locks.map((l) => [
+    l.id,
+    l.key,
+    l.operation,
+    l.who,
+    relativeTime(l.createdAt, now),
+    l.stale ? paint(ctx.colour, 'yellow', `stale: ${l.staleReason}`) : 'held',
+  ]);
+}
+
+/** `berth state locks`: every lock, stale ones marked. */
+export async function stateLocks(ctx: CliContext): Promise<void> {
+  const store = await ctx.open();
+  const locks = await store.locks.list();
+  if (ctx.json) return ctx.printJson({ locks });
+  if (locks.length === 0) return ctx.out('No locks are held.');
+  process.stdout.write(renderTable(['LOCK ID', 'KEY', 'OPERATION', 'WHO', 'CREATED', 'STATE'], lockRows(ctx, locks)));
+}
+
+/**
+ * `berth force-unlock LOCK_ID [--force]`: shows the lock, asks for confirmation (or
+ * needs --force without a terminal), removes it, and records who broke it.
+ */
+export async function forceUnlock(ctx: CliContext, lockId: string, opts: { force?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  const lock = (await store.locks.list()).find((l) => l.id === lockId);
+  if (!lock) {
+    throw new BerthError('NOT_LOCKED', `no lock has id ${lockId}; list the held locks with \`berth state locks\``, {
+      details: { lockId },
+    });
+  }
+  if (!ctx.json || !opts.force) {
+    ctx.note(
+      [
+        `Lock ${lock.id} on ${lock.key}:`,
+        `  held by   ${lock.who} (pid ${lock.pid} on ${lock.host})`,
+        `  operation ${lock.operation}`,
+        `  since     ${lock.createdAt} (${relativeTime(lock.createdAt)})`,
+        `  state     ${lock.stale ? `stale: ${lock.staleReason}` : 'held (the holder may still be running!)'}`,
+      ].join('\n'),
+    );
+  }
+  await ctx.confirm(
+    'Do you really want to force-unlock?\n  berth will remove the lock above. Only do this if its holder is no longer running.',
+    opts.force,
+  );
+  const removed = await store.locks.forceUnlock(lock.key, lock.id);
+  if (ctx.json) return ctx.printJson({ removed });
+  ctx.out(`Lock ${removed.id} on ${removed.key} has been force-unlocked.`);
+}

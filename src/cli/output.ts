@@ -1,0 +1,88 @@
+import { BerthError } from '../errors.js';
+
+/** How a command prints: aligned tables for people, one JSON document for programs. */
+export type Format = 'table' | 'json';
+
+/** Colour only on a terminal, and never when NO_COLOR is set (no-color.org). */
+export function useColour(stream: NodeJS.WriteStream): boolean {
+  return (
+    stream.isTTY === true && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && process.env.TERM !== 'dumb'
+  );
+}
+
+const CODES = { red: 31, green: 32, yellow: 33, bold: 1, dim: 2 } as const;
+export type Colour = keyof typeof CODES;
+
+/** Wraps `text` in an ANSI colour when `on`. */
+export function paint(on: boolean, colour: Colour, text: string): string {
+  return on ? `\u001b[${CODES[colour]}m${text}\u001b[0m` : text;
+}
+
+/** Renders rows as left-aligned columns separated by two spaces (podman's layout). */
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c))))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+function visibleLength(text: string): number {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '').length;
+}
+
+/** podman's short id: the first 12 characters. */
+export function shortId(id: string): string {
+  return id.length > 12 ? id.slice(0, 12) : id;
+}
+
+/** "2 minutes ago", "About an hour ago", "3 days ago" (podman's wording). */
+export function relativeTime(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return iso;
+  const s = Math.max(0, Math.round((now - then) / 1000));
+  if (s < 1) return 'Less than a second ago';
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'} ago`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute ago';
+  if (m < 60) return `${m} minutes ago`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour ago';
+  if (h < 48) return `${h} hours ago`;
+  const d = Math.round(s / 86400);
+  if (d < 14) return `${d} days ago`;
+  if (d < 60) return `${Math.round(d / 7)} weeks ago`;
+  if (d < 730) return `${Math.round(d / 30)} months ago`;
+  return `${Math.round(d / 365)} years ago`;
+}
+
+/** Parses `KEY=VALUE`; INVALID_ARGUMENT otherwise. */
+export function parseKeyValue(text: string, what: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0) {
+    throw new BerthError('INVALID_ARGUMENT', `${what} ${JSON.stringify(text)} is not KEY=VALUE`, {
+      details: { value: text },
+    });
+  }
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** Parses a duration such as 500ms, 30s, 2m, 1h, or a bare number of seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `duration ${JSON.stringify(text)} is not valid; use e.g. 500ms, 30s, 2m or 1h`,
+      {
+        details: { value: text },
+      },
+    );
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
