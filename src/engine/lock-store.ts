@@ -37,6 +37,11 @@ export interface AcquireOptions {
   ttlMs?: number;
   /** Break the current lock if, and only if, it is stale (recorded in an event). */
   breakStale?: boolean;
+  /**
+   * The process that holds the lock (default: this one). 0 ties it to no process — a
+   * lock left held by a CLI command — so only its lease or a reboot can make it stale.
+   */
+  pid?: number;
 }
 
 /** The event namespace of a lock key: a workspace lock belongs to its workspace's namespace. */
@@ -69,7 +74,7 @@ export class LockStore extends EngineBase {
     if (row.expires_at !== null && row.expires_at <= now) return 'lease expired';
     if (row.host === this.ctx.host) {
       if (row.boot_id !== this.ctx.bootId) return 'taken before this host rebooted';
-      if (!isPidAlive(row.pid)) return `holder process ${row.pid} is gone`;
+      if (row.pid !== 0 && !isPidAlive(row.pid)) return `holder process ${row.pid} is gone`;
     }
     return undefined;
   }
@@ -101,7 +106,7 @@ export class LockStore extends EngineBase {
     const stale = lock.stale ? ` The lock looks stale (${lock.staleReason}).` : '';
     return new BerthError(
       'LOCKED',
-      `${what} is locked by ${lock.who} (operation ${JSON.stringify(lock.operation)}, since ${lock.createdAt}, pid ${lock.pid} on ${lock.host}, lock id ${lock.id}).${stale} Wait for it to be released, or, if no one holds it any more, run: berth force-unlock ${lock.id}`,
+      `${what} is locked by ${lock.who} (operation ${JSON.stringify(lock.operation)}, since ${lock.createdAt}, ${lock.pid ? `pid ${lock.pid} on ${lock.host}` : `on ${lock.host}`}, lock id ${lock.id}).${stale} Wait for it to be released, or, if no one holds it any more, run: berth force-unlock ${lock.id}`,
       { details: { lock } },
     );
   }
@@ -133,7 +138,7 @@ export class LockStore extends EngineBase {
       info: opts.info ?? '',
       version: BERTH_VERSION,
       created_at: now,
-      pid: process.pid,
+      pid: opts.pid ?? process.pid,
       host: this.ctx.host,
       boot_id: this.ctx.bootId,
       fencing_token: token,
@@ -331,6 +336,11 @@ export function assertAcquireOptions(opts: AcquireOptions): void {
         details: { [field]: v },
       });
     }
+  }
+  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid < 0)) {
+    throw new BerthError('INVALID_ARGUMENT', 'lock option pid must be a process id, or 0 for none', {
+      details: { pid: opts.pid },
+    });
   }
   for (const field of ['info', 'who'] as const) {
     if (opts[field] !== undefined && typeof opts[field] !== 'string') {

@@ -193,6 +193,8 @@ export async function stateLock(ctx: CliContext, opts: { operation?: string; inf
   const lock = await store.workspaces.lock(name, {
     operation: opts.operation ?? 'manual',
     timeoutMs: ctx.lockTimeoutMs,
+    // This command exits with the lock still held, so no process stands behind it.
+    pid: 0,
     ...(opts.info ? { info: opts.info } : {}),
   });
   if (ctx.json) return ctx.printJson({ lock });
