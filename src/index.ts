@@ -27,3 +27,5 @@ export type {
   StateExport,
   WriteStateOptions,
 } from './engine/workspace-store.js';
+export type { Snapshot, DiagnosisReport } from './engine/store.js';
+export type { ListEventsOptions } from './engine/event-store.js';

@@ -59,18 +59,10 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   }
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
-  const db = openSqliteDatabase(location.path, { readonly, busyTimeoutMs });
-  let migration: MigrationReport;
-  try {
-    migration = await migrateSqlite(db, location.path, { readonly, now: clock, actor });
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  const exec = new SqliteExecutor(db, location.path);
+  const shared = await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
   const store = new Store(
     {
-      exec,
+      exec: shared.exec,
       clock,
       actor,
       host: hostname(),
@@ -78,8 +70,9 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
       historyLimit,
       namespace,
       closed: false,
+      release: shared.release,
     },
-    migration,
+    shared.migration,
   );
   if (!readonly) {
     try {
@@ -90,6 +83,63 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     }
   }
   return store;
+}
+
+interface SharedSqlite {
+  exec: SqliteExecutor;
+  migration: MigrationReport;
+  refs: number;
+}
+
+/**
+ * One connection per store file per process (DESIGN.md §1): every handle opened on the
+ * same file shares it, so calls from all handles are serialised on it. Two connections
+ * in one process would block the event loop on each other's write lock until the busy
+ * timeout.
+ */
+const openFiles = new Map<string, Promise<SharedSqlite>>();
+
+async function acquireSqlite(
+  path: string,
+  opts: { readonly: boolean; busyTimeoutMs: number; clock: () => number; actor: string },
+): Promise<{ exec: SqliteExecutor; migration: MigrationReport; release: () => Promise<void> }> {
+  const key = `${opts.readonly ? 'ro' : 'rw'}:${path}`;
+  let pending = openFiles.get(key);
+  if (!pending) {
+    pending = (async () => {
+      const db = openSqliteDatabase(path, opts);
+      try {
+        const migration = await migrateSqlite(db, path, {
+          readonly: opts.readonly,
+          now: opts.clock,
+          actor: opts.actor,
+        });
+        return { exec: new SqliteExecutor(db, path), migration, refs: 0 };
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    })();
+    openFiles.set(key, pending);
+    pending.catch(() => openFiles.delete(key));
+  }
+  const shared = await pending;
+  // The last handle closed the connection while this one waited: open it afresh.
+  if (openFiles.get(key) !== pending) return acquireSqlite(path, opts);
+  shared.refs++;
+  let released = false;
+  return {
+    exec: shared.exec,
+    migration: shared.migration,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--shared.refs === 0) {
+        openFiles.delete(key);
+        await shared.exec.close();
+      }
+    },
+  };
 }
 
 function defaultActor(): string {

@@ -296,7 +296,7 @@ export class LockStore extends EngineBase {
   async get(key: string): Promise<LockInfo | undefined> {
     this.assertOpen();
     assertNonEmpty(key, 'lock key');
-    const row = await this.ctx.exec.direct.get(q.getLock, { key });
+    const row = await this.direct.get(q.getLock, { key });
     return row ? this.toLockInfo(row, this.ctx.clock()) : undefined;
   }
 
@@ -304,7 +304,7 @@ export class LockStore extends EngineBase {
   async list(): Promise<LockInfo[]> {
     this.assertOpen();
     const now = this.ctx.clock();
-    return (await this.ctx.exec.direct.all(q.allLocks, {})).map((row) => this.toLockInfo(row, now));
+    return (await this.direct.all(q.allLocks, {})).map((row) => this.toLockInfo(row, now));
   }
 
   /** Removes the locks taken on this host before its current boot (part of refresh). */

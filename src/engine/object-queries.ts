@@ -379,3 +379,16 @@ export const insertEvent = defineQuery('insertEvent', (db) =>
     data_json: param('data'),
   }),
 );
+export const listEvents = defineQuery('listEvents', (db) =>
+  db
+    .selectFrom('events')
+    .selectAll()
+    .where('seq', '>', param<number>('since'))
+    .where('seq', '<=', param<number>('until'))
+    .where(inNamespace)
+    .orderBy('seq')
+    .limit(param<number>('limit')),
+);
+export const lastEventSeq = defineQuery('lastEventSeq', (db) =>
+  db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq')),
+);

@@ -286,7 +286,7 @@ export class ObjectStore extends EngineBase {
    */
   async getDBConfig(): Promise<DBConfig> {
     this.assertOpen();
-    const row = await this.ctx.exec.direct.get(q.getMeta, { key: 'db_config' });
+    const row = await this.direct.get(q.getMeta, { key: 'db_config' });
     return row ? parseStored<DBConfig>(row.value, 'db config') : emptyDBConfig();
   }
 
@@ -377,7 +377,7 @@ export class ObjectStore extends EngineBase {
   async container(id: string): Promise<Container> {
     this.assertOpen();
     assertNonEmpty(id, 'container id');
-    const row = await this.ctx.exec.direct.get(q.getContainer, { id });
+    const row = await this.direct.get(q.getContainer, { id });
     if (!row) throw noSuchContainer(id);
     this.assertVisible(row.namespace, `container ${row.name}`);
     return toContainer(row);
@@ -402,7 +402,7 @@ export class ObjectStore extends EngineBase {
   private async lookupContainerRow(idOrName: string): Promise<ContainerRecord> {
     this.assertOpen();
     assertNonEmpty(idOrName, 'container id or name');
-    const rows = await this.ctx.exec.direct.all(q.lookupContainer, {
+    const rows = await this.direct.all(q.lookupContainer, {
       x: idOrName,
       hi: prefixUpperBound(idOrName),
       ns: this.ctx.namespace,
@@ -414,7 +414,7 @@ export class ObjectStore extends EngineBase {
   async hasContainer(id: string): Promise<boolean> {
     this.assertOpen();
     assertNonEmpty(id, 'container id');
-    const row = await this.ctx.exec.direct.get(q.getContainer, { id });
+    const row = await this.direct.get(q.getContainer, { id });
     return row !== undefined && (this.ctx.namespace === '' || row.namespace === this.ctx.namespace);
   }
 
@@ -507,7 +507,7 @@ export class ObjectStore extends EngineBase {
   /** Every container in the handle's namespace (all with ''), oldest first. */
   async allContainers(): Promise<Container[]> {
     this.assertOpen();
-    const rows = await this.ctx.exec.direct.all(q.allContainers, this.nsParams);
+    const rows = await this.direct.all(q.allContainers, this.nsParams);
     return rows.map(toContainer);
   }
 
@@ -757,7 +757,7 @@ export class ObjectStore extends EngineBase {
   async getContainerExitCode(id: string): Promise<number> {
     this.assertOpen();
     assertNonEmpty(id, 'container id');
-    const row = await this.ctx.exec.direct.get(q.getExitCode, { id });
+    const row = await this.direct.get(q.getExitCode, { id });
     if (!row) {
       throw new BerthError('NO_SUCH_EXIT_CODE', `no exit code is recorded for container ${id}`, { details: { id } });
     }
@@ -817,7 +817,7 @@ export class ObjectStore extends EngineBase {
   async getExecSession(id: string): Promise<string> {
     this.assertOpen();
     assertNonEmpty(id, 'exec session id');
-    const row = await this.ctx.exec.direct.get(q.getExecSession, { id });
+    const row = await this.direct.get(q.getExecSession, { id });
     if (!row) throw noSuchExecSession(id);
     return row.container_id;
   }
@@ -890,7 +890,7 @@ export class ObjectStore extends EngineBase {
   async pod(id: string): Promise<Pod> {
     this.assertOpen();
     assertNonEmpty(id, 'pod id');
-    const row = await this.ctx.exec.direct.get(q.getPod, { id });
+    const row = await this.direct.get(q.getPod, { id });
     if (!row) throw noSuchPod(id);
     this.assertVisible(row.namespace, `pod ${row.name}`);
     return toPod(row);
@@ -903,7 +903,7 @@ export class ObjectStore extends EngineBase {
   async lookupPod(idOrName: string): Promise<Pod> {
     this.assertOpen();
     assertNonEmpty(idOrName, 'pod id or name');
-    const rows = await this.ctx.exec.direct.all(q.lookupPod, {
+    const rows = await this.direct.all(q.lookupPod, {
       x: idOrName,
       hi: prefixUpperBound(idOrName),
       ns: this.ctx.namespace,
@@ -915,7 +915,7 @@ export class ObjectStore extends EngineBase {
   async hasPod(id: string): Promise<boolean> {
     this.assertOpen();
     assertNonEmpty(id, 'pod id');
-    const row = await this.ctx.exec.direct.get(q.getPod, { id });
+    const row = await this.direct.get(q.getPod, { id });
     return row !== undefined && (this.ctx.namespace === '' || row.namespace === this.ctx.namespace);
   }
 
@@ -1087,6 +1087,11 @@ export class ObjectStore extends EngineBase {
     await this.write(async (tx, now) => {
       const podRow = await this.loadPod(tx, podId);
       const row = await this.loadContainer(tx, id);
+      if (row.pod_id === null) {
+        throw new BerthError('NO_SUCH_POD', `container ${row.name} is not in any pod; remove it with removeContainer`, {
+          details: { id, pod: podId },
+        });
+      }
       if (row.pod_id !== podId) {
         throw new BerthError('NO_SUCH_CONTAINER', `container ${row.name} is not in pod ${podRow.name}`, {
           details: { id, pod: podId, actualPod: row.pod_id },
@@ -1130,7 +1135,7 @@ export class ObjectStore extends EngineBase {
   /** Every pod in the handle's namespace (all with ''), oldest first. */
   async allPods(): Promise<Pod[]> {
     this.assertOpen();
-    return (await this.ctx.exec.direct.all(q.allPods, this.nsParams)).map(toPod);
+    return (await this.direct.all(q.allPods, this.nsParams)).map(toPod);
   }
 
   /**
@@ -1186,7 +1191,7 @@ export class ObjectStore extends EngineBase {
   async volume(name: string): Promise<Volume> {
     this.assertOpen();
     assertNonEmpty(name, 'volume name');
-    const row = await this.ctx.exec.direct.get(q.getVolume, { name });
+    const row = await this.direct.get(q.getVolume, { name });
     if (!row) throw noSuchVolume(name);
     this.assertVisible(row.namespace, `volume ${name}`);
     return toVolume(row);
@@ -1199,7 +1204,7 @@ export class ObjectStore extends EngineBase {
   async lookupVolume(nameOrPrefix: string): Promise<Volume> {
     this.assertOpen();
     assertNonEmpty(nameOrPrefix, 'volume name');
-    const rows = await this.ctx.exec.direct.all(q.lookupVolume, {
+    const rows = await this.direct.all(q.lookupVolume, {
       x: nameOrPrefix,
       hi: prefixUpperBound(nameOrPrefix),
       ns: this.ctx.namespace,
@@ -1218,7 +1223,7 @@ export class ObjectStore extends EngineBase {
   async hasVolume(name: string): Promise<boolean> {
     this.assertOpen();
     assertNonEmpty(name, 'volume name');
-    const row = await this.ctx.exec.direct.get(q.getVolume, { name });
+    const row = await this.direct.get(q.getVolume, { name });
     return row !== undefined && (this.ctx.namespace === '' || row.namespace === this.ctx.namespace);
   }
 
@@ -1319,7 +1324,7 @@ export class ObjectStore extends EngineBase {
   /** Every volume in the handle's namespace (all with ''), oldest first. */
   async allVolumes(): Promise<Volume[]> {
     this.assertOpen();
-    return (await this.ctx.exec.direct.all(q.allVolumes, this.nsParams)).map(toVolume);
+    return (await this.direct.all(q.allVolumes, this.nsParams)).map(toVolume);
   }
 
   /**

@@ -5,7 +5,11 @@ import type { EngineContext } from './engine-base.js';
 import { LockStore } from './lock-store.js';
 import { ObjectStore } from './object-store.js';
 import * as q from './object-queries.js';
-import { WorkspaceStore } from './workspace-store.js';
+import * as wq from './workspace-queries.js';
+import { WorkspaceStore, type WorkspaceInfo } from './workspace-store.js';
+import { EventStore } from './event-store.js';
+import { toContainer, toPod, toVolume } from './row-mappers.js';
+import type { Container, Pod, Volume } from './types.js';
 
 /**
  * A handle on a berth store: the object store (containers, pods, volumes, ...), the
@@ -16,6 +20,8 @@ export class Store extends ObjectStore {
   readonly workspaces: WorkspaceStore;
   /** Locks by key, store-wide. */
   readonly locks: LockStore;
+  /** The event journal. */
+  readonly events: EventStore;
 
   constructor(
     ctx: EngineContext,
@@ -25,6 +31,7 @@ export class Store extends ObjectStore {
     super(ctx);
     this.locks = new LockStore(ctx);
     this.workspaces = new WorkspaceStore(ctx, this.locks);
+    this.events = new EventStore(ctx);
   }
 
   /** Which database the store lives in. */
@@ -50,7 +57,7 @@ export class Store extends ObjectStore {
    */
   async refreshAfterReboot(): Promise<boolean> {
     const bootId = this.ctx.bootId;
-    const seen = await this.ctx.exec.direct.get(q.getMeta, { key: 'boot_id' });
+    const seen = await this.direct.get(q.getMeta, { key: 'boot_id' });
     if (seen?.value === bootId) return false;
     return this.write(async (tx, now) => {
       const current = await tx.get(q.getMeta, { key: 'boot_id' });
@@ -62,13 +69,49 @@ export class Store extends ObjectStore {
   }
 
   /**
+   * Runs `fn` as one write transaction: every store call awaited inside it joins, and
+   * all their changes (and events) commit together or not at all. A call that fails
+   * inside dooms the transaction. Do not take locks with a timeout inside it.
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.runTransaction(fn);
+  }
+
+  /**
+   * The objects, workspaces and locks of the handle's namespace as of one snapshot,
+   * with the event seq they were read at: follow the journal with `since: seq` and
+   * nothing is missed or seen twice.
+   */
+  async snapshot(): Promise<Snapshot> {
+    this.assertOpen();
+    const ns = { ns: this.ctx.namespace };
+    return this.read(async (tx) => {
+      const seq = Number((await tx.get(q.lastEventSeq, {}))?.seq ?? 0);
+      const containers = (await tx.all(q.allContainers, ns)).map(toContainer);
+      const pods = (await tx.all(q.allPods, ns)).map(toPod);
+      const volumes = (await tx.all(q.allVolumes, ns)).map(toVolume);
+      const now = this.ctx.clock();
+      const locks = (await tx.all(wq.allLocks, {})).map((row) => this.locks.toLockInfo(row, now));
+      const workspaces = (await tx.all(wq.listWorkspaces, ns)).map((w) => ({
+        name: w.name,
+        namespace: w.namespace,
+        lineage: w.lineage,
+        serial: w.serial,
+        createdAt: new Date(w.created_at).toISOString(),
+        updatedAt: new Date(w.updated_at).toISOString(),
+      }));
+      return { seq, containers, pods, volumes, workspaces, locks };
+    });
+  }
+
+  /**
    * A health report for `berth doctor`: schema, the database's integrity check,
    * dangling references, boot ids and stale locks. Changes nothing.
    */
   async diagnose(): Promise<DiagnosisReport> {
     this.assertOpen();
     const storage = await this.ctx.exec.inspect();
-    const recorded = await this.ctx.exec.direct.get(q.getMeta, { key: 'boot_id' });
+    const recorded = await this.direct.get(q.getMeta, { key: 'boot_id' });
     const locks = await this.locks.list();
     return {
       backend: this.backend,
@@ -84,7 +127,7 @@ export class Store extends ObjectStore {
   async close(): Promise<void> {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
-    await this.ctx.exec.close();
+    await this.ctx.release();
   }
 }
 
@@ -95,4 +138,14 @@ export interface DiagnosisReport extends StorageReport {
   bootId: { current: string; recorded: string | null };
   locks: number;
   staleLocks: LockInfo[];
+}
+
+/** The result of {@link Store.snapshot}. */
+export interface Snapshot {
+  seq: number;
+  containers: Container[];
+  pods: Pod[];
+  volumes: Volume[];
+  workspaces: Pick<WorkspaceInfo, 'name' | 'namespace' | 'lineage' | 'serial' | 'createdAt' | 'updatedAt'>[];
+  locks: LockInfo[];
 }

@@ -172,13 +172,22 @@ export const getStateVersion = defineQuery('getStateVersion', (db) =>
     .where('workspace', '=', param('name'))
     .where('serial', '=', param<number>('serial')),
 );
-/** Keeps the newest `keep` versions of a workspace's history. */
+/** Keeps the newest `keep` versions of a workspace's history (by count, not by serial). */
 export const pruneStateVersions = defineQuery('pruneStateVersions', (db) =>
   db
     .deleteFrom('state_versions')
     .where('namespace', '=', param('ns'))
     .where('workspace', '=', param('name'))
-    .where('serial', '<=', param<number>('below')),
+    .where('serial', '<', (eb) =>
+      eb
+        .selectFrom('state_versions as newer')
+        .select('newer.serial')
+        .where('newer.namespace', '=', param('ns'))
+        .where('newer.workspace', '=', param('name'))
+        .orderBy('newer.serial', 'desc')
+        .limit(1)
+        .offset(param<number>('keepMinusOne')),
+    ),
 );
 export const deleteStateVersions = defineQuery('deleteStateVersions', (db) =>
   db.deleteFrom('state_versions').where('namespace', '=', param('ns')).where('workspace', '=', param('name')),

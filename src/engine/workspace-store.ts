@@ -125,7 +125,7 @@ export class WorkspaceStore extends EngineBase {
   /** Creates the namespace's default workspace the first time it is needed. */
   private async ensureDefault(): Promise<void> {
     const ns = this.ns;
-    if (await this.ctx.exec.direct.get(q.getWorkspace, { ns, name: DEFAULT_WORKSPACE })) return;
+    if (await this.direct.get(q.getWorkspace, { ns, name: DEFAULT_WORKSPACE })) return;
     await this.write(async (tx, now) => {
       if (await tx.get(q.getWorkspace, { ns, name: DEFAULT_WORKSPACE })) return;
       await this.insert(tx, now, ns, DEFAULT_WORKSPACE);
@@ -361,7 +361,7 @@ export class WorkspaceStore extends EngineBase {
       who: v.who,
       operation: v.operation,
     });
-    await tx.run(q.pruneStateVersions, { ...key, below: v.serial - this.ctx.historyLimit });
+    await tx.run(q.pruneStateVersions, { ...key, keepMinusOne: this.ctx.historyLimit - 1 });
     await this.event(tx, now, {
       namespace: row.namespace,
       type: v.eventType,
