@@ -1,5 +1,9 @@
 export { openStore, type OpenStoreOptions } from './open-store.js';
 export { Store } from './engine/store.js';
+export { BerthStore } from './berth-store.js';
+export { loadManifest, type Manifest, type ManifestProblem } from './plan/manifest.js';
+export type { Plan, PlanChange, PlanOptions, PlanMode, DriftEntry, StackState } from './plan/planner.js';
+export type { ApplyOptions, ApplyResult } from './plan/applier.js';
 export { BerthError, isBerthError, ErrorCode, type BerthErrorOptions } from './errors.js';
 export type {
   BerthEvent,

@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { openSqliteDatabase } from './db/sqlite/open-sqlite.js';
 import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
 import { currentBootId } from './engine/boot-id.js';
-import { Store } from './engine/store.js';
+import { BerthStore } from './berth-store.js';
 import { BerthError } from './errors.js';
 import { migrateSqlite, type MigrationReport } from './migrate/sqlite-migrator.js';
 import { redactUrl, resolveStoreLocation } from './store-location.js';
@@ -35,7 +35,7 @@ export interface OpenStoreOptions {
  * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
  *   INVALID_ARGUMENT
  */
-export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore> {
   const location = resolveStoreLocation(opts.path ?? opts.url);
   const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
   if (!Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
@@ -60,7 +60,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
   const shared = await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
-  const store = new Store(
+  const store = new BerthStore(
     {
       exec: shared.exec,
       clock,

@@ -1,6 +1,7 @@
 import type { Backend, QueryRunner, StorageReport } from '../db/executor.js';
 import type { MigrationReport } from '../migrate/sqlite-migrator.js';
 import type { LockInfo } from './lock-store.js';
+import { BerthError } from '../errors.js';
 import type { EngineContext } from './engine-base.js';
 import { LockStore } from './lock-store.js';
 import { ObjectStore } from './object-store.js';
@@ -32,6 +33,25 @@ export class Store extends ObjectStore {
     this.locks = new LockStore(ctx);
     this.workspaces = new WorkspaceStore(ctx, this.locks);
     this.events = new EventStore(ctx);
+  }
+
+  /**
+   * Another handle on the same connection, confined to `ns`. It needs no close of its
+   * own: it lives as long as this handle.
+   * @throws NAMESPACE_MISMATCH when this handle is confined to another namespace
+   */
+  withNamespace(ns: string): this {
+    this.assertOpen();
+    if (this.ctx.namespace !== '' && ns !== this.ctx.namespace) {
+      throw new BerthError(
+        'NAMESPACE_MISMATCH',
+        `this handle is confined to namespace ${JSON.stringify(this.ctx.namespace)}, not ${JSON.stringify(ns)}`,
+        { details: { namespace: ns, storeNamespace: this.ctx.namespace } },
+      );
+    }
+    if (ns === this.ctx.namespace) return this;
+    const Ctor = this.constructor as new (ctx: EngineContext, migration: MigrationReport) => this;
+    return new Ctor({ ...this.ctx, namespace: ns, release: async () => undefined }, this.migration);
   }
 
   /** Which database the store lives in. */

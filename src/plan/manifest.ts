@@ -1,0 +1,390 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { OBJECT_NAME_PATTERN } from '../engine/validate.js';
+import { BerthError } from '../errors.js';
+
+/** A container as a manifest declares it. */
+export interface ContainerSpec {
+  image?: string;
+  command?: string[];
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+  dependsOn?: string[];
+  /** `NAME:DEST` of declared volumes. */
+  volumes?: string[];
+  networks?: Record<string, { aliases?: string[]; interfaceName?: string; staticIps?: string[]; staticMac?: string }>;
+}
+
+export interface PodSpec {
+  labels?: Record<string, string>;
+  containers: Record<string, ContainerSpec>;
+}
+
+export interface VolumeSpec {
+  driver?: string;
+  labels?: Record<string, string>;
+  options?: Record<string, string>;
+}
+
+/** A parsed, checked manifest (DESIGN.md §7): one workspace's volumes, pods and containers. */
+export interface Manifest {
+  version: 1;
+  namespace?: string;
+  volumes: Record<string, VolumeSpec>;
+  pods: Record<string, PodSpec>;
+  containers: Record<string, ContainerSpec>;
+  /** The file it was read from, or `<text>`. */
+  source: string;
+}
+
+/** One problem found in a manifest, with where it is. */
+export interface ManifestProblem {
+  message: string;
+  path: string;
+  line: number;
+  column: number;
+  key?: string;
+}
+
+const MANIFEST_VERSION = 1;
+const CONTAINER_KEYS = ['image', 'command', 'env', 'labels', 'dependsOn', 'volumes', 'networks'];
+const NETWORK_KEYS = ['aliases', 'interfaceName', 'staticIps', 'staticMac'];
+
+/** Walks the YAML tree, collecting problems with their line and column. */
+class Checker {
+  readonly problems: ManifestProblem[] = [];
+  constructor(private readonly lines: LineCounter) {}
+
+  at(node: Node | null | undefined, path: string, message: string, key?: string): void {
+    const pos = node?.range ? this.lines.linePos(node.range[0]) : { line: 1, col: 1 };
+    this.problems.push({ message, path, line: pos.line, column: pos.col, ...(key !== undefined ? { key } : {}) });
+  }
+
+  /** The entries of a map with only `allowed` keys (unknown keys are errors, not ignored). */
+  map(node: Node | null | undefined, path: string, allowed?: readonly string[]): [string, Node | null, Node][] {
+    if (node === null || node === undefined) return [];
+    if (!isMap(node)) {
+      this.at(node, path, `${path} must be a mapping`);
+      return [];
+    }
+    const out: [string, Node | null, Node][] = [];
+    for (const pair of (node as YAMLMap<Node, Node>).items) {
+      const keyNode = pair.key;
+      const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
+      if (key === undefined) {
+        this.at(keyNode, path, `${path} has a key that is not a plain string`);
+        continue;
+      }
+      if (allowed && !allowed.includes(key)) {
+        this.at(keyNode, `${path}.${key}`, `unknown key "${key}" in ${path}; allowed: ${allowed.join(', ')}`, key);
+        continue;
+      }
+      out.push([key, pair.value ?? null, keyNode]);
+    }
+    return out;
+  }
+
+  string(node: Node | null, path: string): string | undefined {
+    if (isScalar(node) && typeof node.value === 'string') return node.value;
+    if (isScalar(node) && (typeof node.value === 'number' || typeof node.value === 'boolean')) {
+      this.at(node, path, `${path} must be a string; quote it ("${String(node.value)}")`);
+      return undefined;
+    }
+    this.at(node, path, `${path} must be a string`);
+    return undefined;
+  }
+
+  strings(node: Node | null, path: string): string[] | undefined {
+    if (!isSeq(node)) {
+      this.at(node, path, `${path} must be a list of strings`);
+      return undefined;
+    }
+    const out: string[] = [];
+    node.items.forEach((item, i) => {
+      const s = this.string(item as Node, `${path}[${i}]`);
+      if (s !== undefined) out.push(s);
+    });
+    return out;
+  }
+
+  stringMap(node: Node | null, path: string): Record<string, string> | undefined {
+    const out: Record<string, string> = {};
+    for (const [key, value] of this.map(node, path)) {
+      const s = this.string(value, `${path}.${key}`);
+      if (s !== undefined) out[key] = s;
+    }
+    return out;
+  }
+
+  name(node: Node, path: string, name: string, kind: string): void {
+    if (!OBJECT_NAME_PATTERN.test(name)) {
+      this.at(
+        node,
+        path,
+        `${kind} name "${name}" is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit`,
+        name,
+      );
+    }
+  }
+}
+
+function checkContainer(c: Checker, node: Node | null, path: string): ContainerSpec {
+  const spec: ContainerSpec = {};
+  for (const [key, value] of c.map(node, path, CONTAINER_KEYS)) {
+    const p = `${path}.${key}`;
+    if (key === 'image') {
+      const s = c.string(value, p);
+      if (s !== undefined) spec.image = s;
+    } else if (key === 'command' || key === 'dependsOn' || key === 'volumes') {
+      const list = c.strings(value, p);
+      if (list !== undefined) spec[key] = list;
+    } else if (key === 'env' || key === 'labels') {
+      const m = c.stringMap(value, p);
+      if (m !== undefined) spec[key] = m;
+    } else if (key === 'networks') {
+      const networks: NonNullable<ContainerSpec['networks']> = {};
+      for (const [net, opts] of c.map(value, p)) {
+        const np = `${p}.${net}`;
+        const o: NonNullable<ContainerSpec['networks']>[string] = {};
+        for (const [ok, ov] of c.map(opts, np, NETWORK_KEYS)) {
+          if (ok === 'aliases' || ok === 'staticIps') {
+            const list = c.strings(ov, `${np}.${ok}`);
+            if (list) o[ok] = list;
+          } else {
+            const s = c.string(ov, `${np}.${ok}`);
+            if (s !== undefined) o[ok as 'interfaceName' | 'staticMac'] = s;
+          }
+        }
+        networks[net] = o;
+      }
+      spec.networks = networks;
+    }
+  }
+  return spec;
+}
+
+/**
+ * Reads a manifest from a file path or from YAML text, and checks it completely before
+ * anything else happens: unknown keys, wrong types, bad names, references to
+ * undeclared containers or volumes, and dependency cycles.
+ * @throws MANIFEST_INVALID (details: file, line, column, key, problems), DEPENDENCY_CYCLE
+ */
+export function loadManifest(pathOrText: string): Manifest {
+  if (typeof pathOrText !== 'string' || pathOrText === '') {
+    throw new BerthError('MANIFEST_INVALID', 'no manifest given; pass a file path or YAML text');
+  }
+  const isText = pathOrText.includes('\n') || !existsSync(pathOrText);
+  let text = pathOrText;
+  const source = isText ? '<text>' : pathOrText;
+  if (!isText) {
+    try {
+      text = readFileSync(pathOrText, 'utf8');
+    } catch (err) {
+      throw new BerthError('MANIFEST_INVALID', `cannot read manifest ${pathOrText}: ${(err as Error).message}`, {
+        details: { file: pathOrText },
+        cause: err,
+      });
+    }
+  } else if (!pathOrText.includes('\n') && !pathOrText.includes(':')) {
+    throw new BerthError('MANIFEST_INVALID', `manifest file ${pathOrText} does not exist`, {
+      details: { file: pathOrText },
+    });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const c = new Checker(lines);
+  for (const err of doc.errors) {
+    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    c.problems.push({ message: err.message.split('\n')[0]!, path: '', line: pos.line, column: pos.col });
+  }
+  const manifest: Manifest = { version: MANIFEST_VERSION, volumes: {}, pods: {}, containers: {}, source };
+  if (c.problems.length === 0) {
+    const root = doc.contents as Node | null;
+    if (!root || !isMap(root)) {
+      c.at(root, '', 'a manifest is a mapping with version, namespace, volumes, pods and containers');
+    } else {
+      let sawVersion = false;
+      for (const [key, value, keyNode] of c.map(root, 'manifest', [
+        'version',
+        'namespace',
+        'volumes',
+        'pods',
+        'containers',
+      ])) {
+        if (key === 'version') {
+          sawVersion = true;
+          if (!isScalar(value) || value.value !== MANIFEST_VERSION) {
+            c.at(value ?? keyNode, 'version', `version must be ${MANIFEST_VERSION}`, 'version');
+          }
+        } else if (key === 'namespace') {
+          const s = c.string(value, 'namespace');
+          if (s !== undefined) manifest.namespace = s;
+        } else if (key === 'volumes') {
+          for (const [name, spec, nameNode] of c.map(value, 'volumes')) {
+            c.name(nameNode, `volumes.${name}`, name, 'volume');
+            const v: VolumeSpec = {};
+            for (const [vk, vv] of c.map(spec, `volumes.${name}`, ['driver', 'labels', 'options'])) {
+              if (vk === 'driver') {
+                const s = c.string(vv, `volumes.${name}.driver`);
+                if (s !== undefined) v.driver = s;
+              } else {
+                const m = c.stringMap(vv, `volumes.${name}.${vk}`);
+                if (m) v[vk as 'labels' | 'options'] = m;
+              }
+            }
+            manifest.volumes[name] = v;
+          }
+        } else if (key === 'pods') {
+          for (const [name, spec, nameNode] of c.map(value, 'pods')) {
+            c.name(nameNode, `pods.${name}`, name, 'pod');
+            const pod: PodSpec = { containers: {} };
+            for (const [pk, pv] of c.map(spec, `pods.${name}`, ['labels', 'containers'])) {
+              if (pk === 'labels') {
+                const m = c.stringMap(pv, `pods.${name}.labels`);
+                if (m) pod.labels = m;
+              } else {
+                for (const [cname, cspec, cnode] of c.map(pv, `pods.${name}.containers`)) {
+                  c.name(cnode, `pods.${name}.containers.${cname}`, cname, 'container');
+                  pod.containers[cname] = checkContainer(c, cspec, `pods.${name}.containers.${cname}`);
+                }
+              }
+            }
+            manifest.pods[name] = pod;
+          }
+        } else if (key === 'containers') {
+          for (const [name, spec, nameNode] of c.map(value, 'containers')) {
+            c.name(nameNode, `containers.${name}`, name, 'container');
+            manifest.containers[name] = checkContainer(c, spec, `containers.${name}`);
+          }
+        }
+      }
+      if (!sawVersion) c.at(root, 'version', `the manifest needs "version: ${MANIFEST_VERSION}"`, 'version');
+      if (c.problems.length === 0) checkReferences(c, manifest, root);
+    }
+  }
+  if (c.problems.length > 0) {
+    const first = c.problems[0]!;
+    throw new BerthError(
+      'MANIFEST_INVALID',
+      `${source}:${first.line}:${first.column}: ${first.message}${c.problems.length > 1 ? ` (and ${c.problems.length - 1} more problem(s))` : ''}`,
+      {
+        details: {
+          file: source,
+          line: first.line,
+          column: first.column,
+          key: first.key ?? null,
+          path: first.path,
+          problems: c.problems,
+        },
+      },
+    );
+  }
+  assertNoCycle(manifest);
+  return manifest;
+}
+
+/** Where a manifest path's node is, for reference errors found after parsing. */
+function nodeAt(root: Node, path: readonly string[]): Node | null {
+  let node: Node | null = root;
+  for (const key of path) {
+    if (!node || !isMap(node)) return node;
+    const items: { key: unknown; value: unknown }[] = (node as YAMLMap<Node, Node>).items;
+    const pair = items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    if (!pair) return node;
+    node = (pair.value ?? pair.key) as Node;
+  }
+  return node;
+}
+
+/** Every container of a manifest with its pod (or null) and its path in the file. */
+export function manifestContainers(
+  m: Manifest,
+): { name: string; pod: string | null; spec: ContainerSpec; path: string[] }[] {
+  const out: { name: string; pod: string | null; spec: ContainerSpec; path: string[] }[] = [];
+  for (const [pod, p] of Object.entries(m.pods)) {
+    for (const [name, spec] of Object.entries(p.containers))
+      out.push({ name, pod, spec, path: ['pods', pod, 'containers', name] });
+  }
+  for (const [name, spec] of Object.entries(m.containers))
+    out.push({ name, pod: null, spec, path: ['containers', name] });
+  return out;
+}
+
+function checkReferences(c: Checker, m: Manifest, root: Node): void {
+  const containers = manifestContainers(m);
+  const byName = new Map<string, (typeof containers)[number]>();
+  for (const ctr of containers) {
+    if (byName.has(ctr.name) || Object.hasOwn(m.pods, ctr.name)) {
+      c.at(
+        nodeAt(root, ctr.path.slice(0, -1)),
+        ctr.path.join('.'),
+        `the name "${ctr.name}" is declared twice (container and pod names share one space)`,
+        ctr.name,
+      );
+    }
+    byName.set(ctr.name, ctr);
+  }
+  for (const ctr of containers) {
+    for (const dep of ctr.spec.dependsOn ?? []) {
+      const target = byName.get(dep);
+      const node = nodeAt(root, [...ctr.path, 'dependsOn']);
+      if (!target) {
+        c.at(
+          node,
+          `${ctr.path.join('.')}.dependsOn`,
+          `container ${ctr.name} depends on "${dep}", which the manifest does not declare`,
+          'dependsOn',
+        );
+      } else if (dep === ctr.name) {
+        c.at(node, `${ctr.path.join('.')}.dependsOn`, `container ${ctr.name} cannot depend on itself`, 'dependsOn');
+      } else if (target.pod !== ctr.pod) {
+        c.at(
+          node,
+          `${ctr.path.join('.')}.dependsOn`,
+          `container ${ctr.name} depends on "${dep}", which is in another pod (a dependency must be in the same pod, or both in none)`,
+          'dependsOn',
+        );
+      }
+    }
+    for (const v of ctr.spec.volumes ?? []) {
+      const at = v.indexOf(':');
+      const node = nodeAt(root, [...ctr.path, 'volumes']);
+      if (at <= 0 || at === v.length - 1) {
+        c.at(node, `${ctr.path.join('.')}.volumes`, `volume "${v}" must be NAME:DEST`, 'volumes');
+      } else if (!Object.hasOwn(m.volumes, v.slice(0, at))) {
+        c.at(
+          node,
+          `${ctr.path.join('.')}.volumes`,
+          `container ${ctr.name} uses volume "${v.slice(0, at)}", which the manifest does not declare`,
+          'volumes',
+        );
+      }
+    }
+  }
+}
+
+/** @throws DEPENDENCY_CYCLE naming the containers in the cycle */
+function assertNoCycle(m: Manifest): void {
+  const deps = new Map(manifestContainers(m).map((c) => [c.name, c.spec.dependsOn ?? []]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (name: string): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(name)), name];
+      throw new BerthError(
+        'DEPENDENCY_CYCLE',
+        `containers depend on each other in a cycle: ${cycle.join(' -> ')}; break the cycle in dependsOn`,
+        {
+          details: { cycle },
+        },
+      );
+    }
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const d of deps.get(name) ?? []) visit(d);
+    stack.pop();
+    state.set(name, 'done');
+  };
+  for (const name of [...deps.keys()].sort()) visit(name);
+}

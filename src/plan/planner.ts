@@ -1,0 +1,408 @@
+import { documentChecksum } from '../engine/canonical-json.js';
+import { WORKSPACE_LABEL } from '../engine/object-input.js';
+import type { Store } from '../engine/store.js';
+import type { Container, Pod, Volume } from '../engine/types.js';
+import { BerthError } from '../errors.js';
+import type { Manifest } from './manifest.js';
+import {
+  changedFields,
+  desiredObjects,
+  observedContainer,
+  observedPod,
+  observedVolume,
+  REPLACE_FIELDS,
+  type ContainerSpecC,
+  type StackKind,
+  type StackObject,
+  type StackSpec,
+} from './stack-objects.js';
+
+export const PLAN_FORMAT = 'plan/v1';
+export const STACK_STATE_KIND = 'berth.stack/v1';
+
+export type PlanMode = 'apply' | 'destroy' | 'refresh-only';
+export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'noop';
+export type BlockReason = 'name_conflict' | 'untrusted_manifest' | 'too_many_orphans';
+
+/** One object's change in a plan: what was requested and what will happen. */
+export interface PlanChange {
+  key: string;
+  kind: StackKind;
+  name: string;
+  /** What the manifest asks for. */
+  requested: ChangeAction;
+  /** What apply will do: the requested action, or noop when blocked. */
+  effective: ChangeAction;
+  blocked?: { reason: BlockReason; message: string };
+  /** Fields that differ between the store and the manifest. */
+  fields: string[];
+  /** The changed fields that force a replace (the store cannot rewrite them in place). */
+  replaceFields: string[];
+  /** Replaced because a container it depends on is replaced or removed. */
+  cascadeFrom?: string;
+  /** Deletes or replaces a volume: its data is lost (apply needs allowDestroy). */
+  destructive: boolean;
+  orphan: boolean;
+  before: { id: string; digest: string; spec: StackSpec } | null;
+  after: { digest: string; spec: StackSpec } | null;
+}
+
+/** A managed object changed out of band since the last apply. */
+export interface DriftEntry {
+  key: string;
+  fields: string[];
+  missing: boolean;
+}
+
+export interface PlanStep {
+  op: 'create' | 'update' | 'delete';
+  key: string;
+}
+
+/** A plan (`plan/v1`): stable JSON, deterministic digest, and the basis it was made against. */
+export interface Plan {
+  format: typeof PLAN_FORMAT;
+  workspace: string;
+  namespace: string;
+  mode: PlanMode;
+  prune: boolean;
+  basis: { lineage: string; serial: number };
+  manifestDigest: string | null;
+  changes: PlanChange[];
+  drift: DriftEntry[];
+  orphans: { key: string; id: string }[];
+  steps: PlanStep[];
+  summary: Record<ChangeAction | 'blocked', number>;
+  digest: string;
+}
+
+/** What apply records in the workspace state. */
+export interface StackState {
+  kind: typeof STACK_STATE_KIND;
+  namespace: string;
+  manifestDigest: string | null;
+  planDigest: string;
+  objects: Record<string, { id: string; digest: string; spec: StackSpec }>;
+}
+
+export interface PlanOptions {
+  mode?: PlanMode;
+  /** Delete orphans (objects no workspace manages) when the manifest is trusted. */
+  prune?: boolean;
+  /** Most orphans one plan may delete (default 20). */
+  pruneLimit?: number;
+}
+
+/** What the store holds in a namespace, in canonical form, with ids and managers. */
+export interface Observed {
+  objects: Map<string, { object: StackObject; id: string; workspace: string | null }>;
+}
+
+/** Reads the namespace's objects in one snapshot. */
+export async function observe(store: Store): Promise<Observed> {
+  const snap = await store.snapshot();
+  // A handle on '' sees every namespace; a stack is one namespace only.
+  const ns = store.namespace;
+  const mine = <T extends { config: { namespace?: string } }>(o: T): boolean => (o.config.namespace ?? '') === ns;
+  return observeSnapshot(snap.containers.filter(mine), snap.pods.filter(mine), snap.volumes.filter(mine));
+}
+
+export function observeSnapshot(containers: Container[], pods: Pod[], volumes: Volume[]): Observed {
+  const podNames = new Map(pods.map((p) => [p.config.id, p.config.name]));
+  const ctrNames = new Map(containers.map((c) => [c.config.id, c.config.name]));
+  const objects: Observed['objects'] = new Map();
+  for (const v of volumes) {
+    const o = observedVolume(v);
+    objects.set(o.key, { object: o, id: v.config.name, workspace: v.config.labels?.[WORKSPACE_LABEL] ?? null });
+  }
+  for (const p of pods) {
+    const o = observedPod(p);
+    objects.set(o.key, { object: o, id: p.config.id, workspace: p.config.labels?.[WORKSPACE_LABEL] ?? null });
+  }
+  for (const c of containers) {
+    const o = observedContainer(c, podNames, ctrNames);
+    objects.set(o.key, { object: o, id: c.config.id, workspace: c.config.labels?.[WORKSPACE_LABEL] ?? null });
+  }
+  return { objects };
+}
+
+/** Reads a workspace's state as a stack state (null before the first apply). */
+export function asStackState(state: unknown): StackState | null {
+  if (state && typeof state === 'object' && (state as { kind?: unknown }).kind === STACK_STATE_KIND) {
+    return state as StackState;
+  }
+  return null;
+}
+
+/** The digest of a plan: sha256 of its canonical JSON without the digest itself. */
+export function planDigest(plan: Omit<Plan, 'digest'> & { digest?: string }): string {
+  const { digest: _digest, ...content } = plan;
+  return documentChecksum(content);
+}
+
+const EMPTY_SUMMARY = (): Plan['summary'] => ({ create: 0, update: 0, replace: 0, delete: 0, noop: 0, blocked: 0 });
+
+/**
+ * Compares a manifest with the store and the workspace's last apply. Reads only; takes
+ * no lock. `store` must be confined to the stack's namespace.
+ */
+export async function makePlan(
+  store: Store,
+  workspace: string,
+  manifest: Manifest | null,
+  opts: PlanOptions = {},
+): Promise<Plan> {
+  const mode = opts.mode ?? 'apply';
+  if (!['apply', 'destroy', 'refresh-only'].includes(mode)) {
+    throw new BerthError('INVALID_ARGUMENT', `plan mode ${JSON.stringify(mode)} is not apply, destroy or refresh-only`);
+  }
+  const pruneLimit = opts.pruneLimit ?? 20;
+  const current = await store.workspaces.readState(workspace);
+  const previous = asStackState(current.state);
+  const observed = await observe(store);
+  const desired = mode === 'apply' && manifest ? desiredObjects(manifest) : new Map<string, StackObject>();
+
+  const managed = new Map([...observed.objects].filter(([, o]) => o.workspace === workspace));
+  const changes: PlanChange[] = [];
+  const change = (
+    key: string,
+    kind: StackKind,
+    name: string,
+    action: ChangeAction,
+    before: PlanChange['before'],
+    after: StackObject | null,
+    extra: Partial<PlanChange> = {},
+  ): PlanChange => {
+    const fields = before && after ? changedFields(before.spec, after.spec) : [];
+    const c: PlanChange = {
+      key,
+      kind,
+      name,
+      requested: action,
+      effective: action,
+      fields,
+      replaceFields: fields.filter((f) => REPLACE_FIELDS[kind].includes(f)),
+      destructive: kind === 'volume' && (action === 'delete' || action === 'replace'),
+      orphan: false,
+      before,
+      after: after ? { digest: after.digest, spec: after.spec } : null,
+      ...extra,
+    };
+    changes.push(c);
+    return c;
+  };
+
+  if (mode !== 'refresh-only') {
+    for (const [key, want] of desired) {
+      const have = observed.objects.get(key);
+      const clash = nameClash(observed, want);
+      if (have && have.workspace === workspace) {
+        const before = { id: have.id, digest: have.object.digest, spec: have.object.spec };
+        if (have.object.digest === want.digest) change(key, want.kind, want.name, 'noop', before, want);
+        else {
+          const fields = changedFields(have.object.spec, want.spec);
+          const replace = fields.some((f) => REPLACE_FIELDS[want.kind].includes(f));
+          change(key, want.kind, want.name, replace ? 'replace' : 'update', before, want);
+        }
+      } else if (clash) {
+        change(key, want.kind, want.name, 'create', null, want, {
+          effective: 'noop',
+          blocked: {
+            reason: 'name_conflict',
+            message: `the name ${want.name} is taken by ${clash.object.kind} ${clash.id}, which ${clash.workspace ? `workspace ${clash.workspace} manages` : 'no workspace manages'}`,
+          },
+        });
+      } else {
+        change(key, want.kind, want.name, 'create', null, want);
+      }
+    }
+    for (const [key, have] of managed) {
+      if (desired.has(key)) continue;
+      change(
+        key,
+        have.object.kind,
+        have.object.name,
+        'delete',
+        { id: have.id, digest: have.object.digest, spec: have.object.spec },
+        null,
+      );
+    }
+  }
+
+  // Orphans: in the namespace, managed by no workspace.
+  const orphans = [...observed.objects.values()].filter((o) => o.workspace === null && !desired.has(o.object.key));
+  if (opts.prune && mode === 'apply') {
+    const trusted = manifest !== null && manifest.namespace !== undefined;
+    const reason: BlockReason | undefined = !trusted
+      ? 'untrusted_manifest'
+      : orphans.length > pruneLimit
+        ? 'too_many_orphans'
+        : undefined;
+    for (const o of orphans) {
+      change(
+        o.object.key,
+        o.object.kind,
+        o.object.name,
+        'delete',
+        { id: o.id, digest: o.object.digest, spec: o.object.spec },
+        null,
+        {
+          orphan: true,
+          ...(reason
+            ? {
+                effective: 'noop' as const,
+                blocked: {
+                  reason,
+                  message:
+                    reason === 'untrusted_manifest'
+                      ? 'prune needs a trusted manifest: one that declares its namespace explicitly'
+                      : `${orphans.length} orphans exceed the prune limit of ${pruneLimit}; remove them by hand or raise pruneLimit`,
+                },
+              }
+            : {}),
+        },
+      );
+    }
+  }
+
+  cascadeReplacements(changes, observed, desired);
+
+  const drift: DriftEntry[] = [];
+  if (previous) {
+    for (const [key, recorded] of Object.entries(previous.objects)) {
+      const have = observed.objects.get(key);
+      if (!have || have.workspace !== workspace) drift.push({ key, fields: [], missing: true });
+      else if (have.object.digest !== recorded.digest) {
+        drift.push({ key, fields: changedFields(recorded.spec, have.object.spec), missing: false });
+      }
+    }
+  }
+
+  changes.sort((a, b) => a.key.localeCompare(b.key));
+  const summary = EMPTY_SUMMARY();
+  for (const c of changes) {
+    summary[c.effective]++;
+    if (c.blocked) summary.blocked++;
+  }
+  const content: Omit<Plan, 'digest'> = {
+    format: PLAN_FORMAT,
+    workspace,
+    namespace: store.namespace,
+    mode,
+    prune: opts.prune === true,
+    basis: { lineage: current.lineage, serial: current.serial },
+    manifestDigest:
+      manifest && mode === 'apply' ? documentChecksum([...desired.values()].map((o) => [o.key, o.digest])) : null,
+    changes,
+    drift,
+    orphans: orphans.map((o) => ({ key: o.object.key, id: o.id })).sort((a, b) => a.key.localeCompare(b.key)),
+    steps: orderSteps(changes),
+    summary,
+  };
+  return { ...content, digest: planDigest(content) };
+}
+
+function nameClash(
+  observed: Observed,
+  want: StackObject,
+): { object: StackObject; id: string; workspace: string | null } | undefined {
+  if (want.kind === 'volume') return observed.objects.get(want.key);
+  // Containers and pods share one name space.
+  return observed.objects.get(`container/${want.name}`) ?? observed.objects.get(`pod/${want.name}`);
+}
+
+/**
+ * A container whose dependency is replaced or removed must be replaced too (its
+ * dependency ids change), as must a container using a volume that is replaced.
+ */
+function cascadeReplacements(changes: PlanChange[], observed: Observed, desired: Map<string, StackObject>): void {
+  const byKey = new Map(changes.map((c) => [c.key, c]));
+  let changed = true;
+  while (changed) {
+    changed = false;
+    const gone = new Set(
+      changes.filter((c) => c.effective === 'replace' || c.effective === 'delete').map((c) => c.key),
+    );
+    for (const c of changes) {
+      if (
+        c.kind !== 'container' ||
+        c.effective === 'delete' ||
+        c.effective === 'replace' ||
+        c.effective === 'create' ||
+        !c.before
+      )
+        continue;
+      const spec = c.before.spec as ContainerSpecC;
+      const cause =
+        spec.dependsOn.map((d) => `container/${d}`).find((k) => gone.has(k)) ??
+        spec.volumes.map((v) => `volume/${v.name}`).find((k) => byKey.get(k)?.effective === 'replace');
+      if (cause) {
+        c.effective = 'replace';
+        if (c.requested === 'noop' || c.requested === 'update') c.requested = 'replace';
+        c.cascadeFrom = cause;
+        if (!c.after) {
+          const want = desired.get(c.key) ?? observed.objects.get(c.key)?.object;
+          if (want) c.after = { digest: want.digest, spec: want.spec };
+        }
+        changed = true;
+      }
+    }
+  }
+}
+
+/**
+ * Orders the work so that every step finds what it needs: containers go before the
+ * pods and volumes they use, dependents before their dependencies, and the reverse for
+ * creation.
+ */
+function orderSteps(changes: PlanChange[]): PlanStep[] {
+  const live = changes.filter((c) => c.effective !== 'noop');
+  const of = (kind: StackKind, actions: ChangeAction[]): PlanChange[] =>
+    live.filter((c) => c.kind === kind && actions.includes(c.effective));
+  const containersToRemove = of('container', ['delete', 'replace']);
+  const containersToCreate = of('container', ['create', 'replace']);
+  const steps: PlanStep[] = [];
+  for (const c of topo(containersToRemove, (c) => (c.before?.spec as ContainerSpecC).dependsOn).reverse()) {
+    steps.push({ op: 'delete', key: c.key });
+  }
+  for (const c of of('volume', ['replace'])) steps.push({ op: 'delete', key: c.key });
+  for (const kind of ['volume', 'pod'] as const) {
+    for (const c of of(kind, ['create', 'replace'])) steps.push({ op: 'create', key: c.key });
+    for (const c of of(kind, ['update'])) steps.push({ op: 'update', key: c.key });
+  }
+  for (const c of of('container', ['update'])) steps.push({ op: 'update', key: c.key });
+  for (const c of topo(containersToCreate, (c) => (c.after?.spec as ContainerSpecC).dependsOn)) {
+    steps.push({ op: 'create', key: c.key });
+  }
+  for (const kind of ['pod', 'volume'] as const)
+    for (const c of of(kind, ['delete'])) steps.push({ op: 'delete', key: c.key });
+  return steps;
+}
+
+/** Dependencies first; ties broken by key so the order is deterministic. */
+function topo(items: PlanChange[], deps: (c: PlanChange) => string[]): PlanChange[] {
+  const byName = new Map(items.map((c) => [c.name, c]));
+  const out: PlanChange[] = [];
+  const seen = new Set<string>();
+  const visit = (c: PlanChange): void => {
+    if (seen.has(c.key)) return;
+    seen.add(c.key);
+    for (const d of [...(deps(c) ?? [])].sort()) {
+      const dep = byName.get(d);
+      if (dep) visit(dep);
+    }
+    out.push(c);
+  };
+  for (const c of [...items].sort((a, b) => a.key.localeCompare(b.key))) visit(c);
+  return out;
+}
+
+/** True when a plan has nothing to do. */
+export function planIsEmpty(plan: Plan): boolean {
+  return plan.steps.length === 0 && plan.mode !== 'refresh-only';
+}
+
+/** Stable JSON text of a plan, for saved plan files. */
+export function planToJson(plan: Plan): string {
+  return JSON.stringify(plan, null, 2) + '\n';
+}

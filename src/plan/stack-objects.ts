@@ -1,0 +1,131 @@
+import { canonicalJson, documentChecksum } from '../engine/canonical-json.js';
+import { WORKSPACE_LABEL } from '../engine/object-input.js';
+import type { Container, Pod, Volume } from '../engine/types.js';
+import { manifestContainers, type Manifest } from './manifest.js';
+
+/*
+ * The canonical form of a stack object, shared by what a manifest declares and what the
+ * store holds, so the two compare field by field and digest to the same value when equal.
+ */
+
+export type StackKind = 'volume' | 'pod' | 'container';
+
+export interface VolumeSpecC {
+  driver: string | null;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+}
+export interface PodSpecC {
+  labels: Record<string, string>;
+}
+export interface ContainerSpecC {
+  pod: string | null;
+  image: string | null;
+  command: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  dependsOn: string[];
+  volumes: { name: string; dest: string }[];
+  networks: Record<string, Record<string, unknown>>;
+}
+export type StackSpec = VolumeSpecC | PodSpecC | ContainerSpecC;
+
+/** One object of a stack in canonical form. */
+export interface StackObject {
+  key: string;
+  kind: StackKind;
+  name: string;
+  spec: StackSpec;
+  digest: string;
+}
+
+/** Fields whose change needs the object re-created: the store cannot rewrite them in place. */
+export const REPLACE_FIELDS: Record<StackKind, readonly string[]> = {
+  volume: ['driver', 'options'],
+  pod: [],
+  container: ['pod', 'image', 'command', 'env', 'dependsOn'],
+};
+
+export function objectKey(kind: StackKind, name: string): string {
+  return `${kind}/${name}`;
+}
+
+function stackObject(kind: StackKind, name: string, spec: StackSpec): StackObject {
+  return { key: objectKey(kind, name), kind, name, spec, digest: documentChecksum(spec) };
+}
+
+function withoutWorkspaceLabel(labels: Record<string, string> | undefined): Record<string, string> {
+  const { [WORKSPACE_LABEL]: _managedBy, ...rest } = labels ?? {};
+  return rest;
+}
+
+/** The objects a manifest declares, in canonical form, keyed by `kind/name`. */
+export function desiredObjects(m: Manifest): Map<string, StackObject> {
+  const out = new Map<string, StackObject>();
+  const add = (o: StackObject): void => void out.set(o.key, o);
+  for (const [name, v] of Object.entries(m.volumes)) {
+    add(stackObject('volume', name, { driver: v.driver ?? null, labels: v.labels ?? {}, options: v.options ?? {} }));
+  }
+  for (const [name, p] of Object.entries(m.pods)) add(stackObject('pod', name, { labels: p.labels ?? {} }));
+  for (const c of manifestContainers(m)) {
+    const spec: ContainerSpecC = {
+      pod: c.pod,
+      image: c.spec.image ?? null,
+      command: c.spec.command ?? [],
+      env: c.spec.env ?? {},
+      labels: c.spec.labels ?? {},
+      dependsOn: [...(c.spec.dependsOn ?? [])].sort(),
+      volumes: (c.spec.volumes ?? [])
+        .map((v) => ({ name: v.slice(0, v.indexOf(':')), dest: v.slice(v.indexOf(':') + 1) }))
+        .sort((a, b) => a.name.localeCompare(b.name) || a.dest.localeCompare(b.dest)),
+      networks: (c.spec.networks ?? {}) as Record<string, Record<string, unknown>>,
+    };
+    add(stackObject('container', c.name, spec));
+  }
+  return out;
+}
+
+/** What the store holds, in the same canonical form. */
+export function observedVolume(v: Volume): StackObject {
+  return stackObject('volume', v.config.name, {
+    driver: v.config.driver ?? null,
+    labels: withoutWorkspaceLabel(v.config.labels),
+    options: v.config.options ?? {},
+  });
+}
+
+export function observedPod(p: Pod): StackObject {
+  return stackObject('pod', p.config.name, { labels: withoutWorkspaceLabel(p.config.labels) });
+}
+
+export function observedContainer(
+  c: Container,
+  podNames: Map<string, string>,
+  ctrNames: Map<string, string>,
+): StackObject {
+  const cfg = c.config;
+  return stackObject('container', cfg.name, {
+    pod: cfg.pod ? (podNames.get(cfg.pod) ?? cfg.pod) : null,
+    image: cfg.image ?? null,
+    command: cfg.command ?? [],
+    env: cfg.env ?? {},
+    labels: withoutWorkspaceLabel(cfg.labels),
+    dependsOn: (cfg.dependencies ?? []).map((id) => ctrNames.get(id) ?? id).sort(),
+    volumes: (cfg.namedVolumes ?? [])
+      .map((v) => ({ name: v.name, dest: v.dest }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.dest.localeCompare(b.dest)),
+    networks: (cfg.networks ?? {}) as Record<string, Record<string, unknown>>,
+  });
+}
+
+/** The top-level fields whose values differ between two specs of the same kind. */
+export function changedFields(a: StackSpec, b: StackSpec): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys]
+    .filter(
+      (k) =>
+        canonicalJson((a as unknown as Record<string, unknown>)[k]) !==
+        canonicalJson((b as unknown as Record<string, unknown>)[k]),
+    )
+    .sort();
+}
