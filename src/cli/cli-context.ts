@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store } from '../engine/store.js';
+import type { BerthStore } from '../berth-store.js';
 import { BerthError } from '../errors.js';
 import { openStore } from '../open-store.js';
 import { parseDuration, useColour, type Format } from './output.js';
@@ -21,7 +21,7 @@ export const WORKSPACE_FILE = join('.berth', 'workspace');
  * streams, the format, and the client-local workspace selection.
  */
 export class CliContext {
-  private store: Store | undefined;
+  private store: BerthStore | undefined;
   readonly colour: boolean;
   readonly errColour: boolean;
 
@@ -39,7 +39,7 @@ export class CliContext {
   }
 
   /** The store, opened once per command run. */
-  async open(): Promise<Store> {
+  async open(): Promise<BerthStore> {
     if (!this.store) {
       this.store = await openStore({ path: this.options.store, namespace: this.options.namespace ?? '' });
     }

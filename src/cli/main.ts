@@ -17,6 +17,7 @@ const modules = {
   objects: () => import('./commands/objects.js'),
   workspaces: () => import('./commands/workspaces.js'),
   admin: () => import('./commands/admin.js'),
+  stack: () => import('./commands/stack.js'),
 } satisfies Record<string, Loader>;
 
 let exitCode: number = EXIT.ok;
@@ -252,6 +253,38 @@ export function buildProgram(): Command {
     .argument('<LOCK_ID>', 'the exact id of the lock')
     .option('--force', 'do not ask for confirmation')
     .action(run('workspaces', 'forceUnlock'));
+
+  program
+    .command('plan')
+    .description('show what applying a manifest would change (reads only, takes no lock)')
+    .option('-f, --file <FILE>', 'the manifest (default: berth.yaml)')
+    .option('--out <PLANFILE>', 'save the plan, to apply exactly it later')
+    .option('--destroy', 'plan the removal of everything the workspace manages')
+    .option('--refresh-only', 'plan only to record out-of-band changes in the workspace state')
+    .option('--prune', 'also delete orphans (objects no workspace manages) in the namespace')
+    .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are')
+    .action(run('stack', 'plan'));
+  program
+    .command('apply')
+    .description('apply a saved plan, or plan a manifest and apply it after confirmation')
+    .argument('[PLANFILE]', 'a plan saved with `berth plan --out`')
+    .option('-f, --file <FILE>', 'the manifest (default: berth.yaml)')
+    .option('--auto-approve', 'do not ask for confirmation')
+    .option('--allow-destroy', 'allow deleting or replacing volumes (their data is lost)')
+    .option('--prune', 'also delete orphans in the namespace')
+    .action(run('stack', 'apply'));
+  program
+    .command('destroy')
+    .description('remove everything the selected workspace manages')
+    .option('-f, --file <FILE>', 'the manifest, for its namespace (default: berth.yaml if present)')
+    .option('--auto-approve', 'do not ask for confirmation')
+    .action(run('stack', 'destroy'));
+  program
+    .command('graph')
+    .description('print the dependency graph of a manifest or of the workspace (DOT, or Mermaid)')
+    .option('-f, --file <FILE>', 'the manifest (default: berth.yaml if present, else the workspace)')
+    .option('--mermaid', 'print Mermaid instead of DOT')
+    .action(run('stack', 'graph'));
 
   program.command('init').description('create the store if needed').action(run('admin', 'init'));
   program
