@@ -76,11 +76,11 @@ export const lookupContainer = defineQuery('lookupContainer', (db) =>
           sub
             .selectFrom('containers')
             .select([sql<number>`2`.as('rank'), ...containerColumns])
-            .where('id', '>=', param('x'))
+            .where('id', '>', param('x'))
             .where('id', '<', param('hi'))
             .where(inNamespace)
             .orderBy('id')
-            .limit(2)
+            .limit(sql.lit(2))
             .as('prefixed'),
         )
         .selectAll(),
@@ -246,11 +246,11 @@ export const lookupPod = defineQuery('lookupPod', (db) =>
           sub
             .selectFrom('pods')
             .select([sql<number>`2`.as('rank'), ...podColumns])
-            .where('id', '>=', param('x'))
+            .where('id', '>', param('x'))
             .where('id', '<', param('hi'))
             .where(inNamespace)
             .orderBy('id')
-            .limit(2)
+            .limit(sql.lit(2))
             .as('prefixed'),
         )
         .selectAll(),
@@ -313,11 +313,11 @@ export const lookupVolume = defineQuery('lookupVolume', (db) =>
           sub
             .selectFrom('volumes')
             .select([sql<number>`2`.as('rank'), ...volumeColumns])
-            .where('name', '>=', param('x'))
+            .where('name', '>', param('x'))
             .where('name', '<', param('hi'))
             .where(inNamespace)
             .orderBy('name')
-            .limit(2)
+            .limit(sql.lit(2))
             .as('prefixed'),
         )
         .selectAll(),

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchSizes, formatHeader, writeResults } from './harness.js';
+import { runObjectsBench } from './objects.js';
+
+/*
+ * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects]`.
+ *   --quick          stores of 1k and 10k containers only (default: 1k, 10k, 100k)
+ *   --strict         exit 1 when an operation misses its target
+ *   BENCH_SIZES      comma-separated store sizes, e.g. BENCH_SIZES=1000,50000
+ *   BENCH_DIR        scratch directory for the store files (default: the OS temp dir;
+ *                    adds fsync, so it decides which disk is measured)
+ *   BENCH_KEEP=1     keep the store files afterwards
+ * Prints tables to stdout and writes bench/results/<name>.json.
+ */
+
+const BENCHES = {
+  objects: async (sizes: number[], dataDir: string, quick: boolean) =>
+    runObjectsBench({ sizes, dataDir, quick, print: (t) => console.log(t), formatHeader }),
+} as const;
+type BenchName = keyof typeof BENCHES;
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const unknown = argv.filter((a) => a.startsWith('--') && !['--quick', '--strict'].includes(a));
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')}; use --quick or --strict`);
+  const wanted = argv.filter((a) => !a.startsWith('--'));
+  for (const name of wanted) {
+    if (!(name in BENCHES)) throw new Error(`no bench named ${name}; choose from ${Object.keys(BENCHES).join(', ')}`);
+  }
+  const names = (wanted.length > 0 ? wanted : Object.keys(BENCHES)) as BenchName[];
+  const quick = argv.includes('--quick');
+  const sizes = benchSizes(argv, process.env);
+  const root = process.env.BENCH_DIR ?? tmpdir();
+  const dataDir = mkdtempSync(join(root, 'berth-bench-'));
+  const started = performance.now();
+  let misses = 0;
+  try {
+    for (const name of names) {
+      const report = await BENCHES[name](sizes, dataDir, quick);
+      misses += report.misses.length;
+      console.log(`\nwrote ${writeResults(name, report)}`);
+    }
+  } finally {
+    if (process.env.BENCH_KEEP === '1') console.log(`store files kept in ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(
+    `total ${((performance.now() - started) / 1000).toFixed(1)}s, load at the end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  return argv.includes('--strict') && misses > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();
