@@ -89,7 +89,7 @@ export const lookupContainer = defineQuery('lookupContainer', (db) =>
 export const allContainers = defineQuery('allContainers', (db) =>
   db
     .selectFrom('containers')
-    .select(containerColumns)
+    .select(['config_json', 'state_json'])
     .where(inNamespace)
     .orderBy(sql`rowid`),
 );
