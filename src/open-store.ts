@@ -28,6 +28,8 @@ export interface OpenStoreOptions {
   actor?: string;
   /** Versions of each workspace's state kept in history (default 1000). */
   historyLimit?: number;
+  /** How long and how many events the journal keeps (default 30 days, 1,000,000 events). */
+  eventRetention?: { maxAgeMs?: number; maxEvents?: number };
 }
 
 /**
@@ -57,6 +59,18 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
       `store ${redactUrl(location.url)}: the PostgreSQL backend is not available in this version of berth; use a SQLite path`,
     );
   }
+  const eventRetention = {
+    maxAgeMs: opts.eventRetention?.maxAgeMs ?? 30 * 24 * 3600 * 1000,
+    maxEvents: opts.eventRetention?.maxEvents ?? 1_000_000,
+  };
+  for (const [field, value] of Object.entries(eventRetention)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `eventRetention.${field} must be a positive integer, not ${String(value)}`,
+      );
+    }
+  }
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
   const shared = await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
@@ -68,6 +82,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
       host: hostname(),
       bootId: opts.bootId ?? currentBootId(),
       historyLimit,
+      eventRetention,
       namespace,
       closed: false,
       release: shared.release,

@@ -18,6 +18,7 @@ const modules = {
   workspaces: () => import('./commands/workspaces.js'),
   admin: () => import('./commands/admin.js'),
   stack: () => import('./commands/stack.js'),
+  events: () => import('./commands/events.js'),
 } satisfies Record<string, Loader>;
 
 let exitCode: number = EXIT.ok;
@@ -285,6 +286,22 @@ export function buildProgram(): Command {
     .option('-f, --file <FILE>', 'the manifest (default: berth.yaml if present, else the workspace)')
     .option('--mermaid', 'print Mermaid instead of DOT')
     .action(run('stack', 'graph'));
+
+  program
+    .command('events')
+    .description('show the event journal (every change, in commit order)')
+    .option('--since <SEQ|TIME>', 'events after this seq, or since a time (RFC 3339) or duration ago (10m)')
+    .option('--until <SEQ|TIME>', 'events up to this seq or time')
+    .option('--filter <KEY=VALUE>', 'type (container.create, container.*), namespace or subject (repeatable)', collect)
+    .option('--follow', 'keep printing new events (also those written by other processes)')
+    .action(run('events', 'events'));
+  program
+    .command('serve')
+    .description('serve the HTTP API: state, events (NDJSON or SSE), objects, force-unlock')
+    .option('--listen <HOST:PORT>', 'address to listen on (off loopback a token is required)', '127.0.0.1:7483')
+    .option('--token <TOKEN>', 'bearer token clients must send (default: $BERTH_TOKEN)')
+    .option('--heartbeat <DURATION>', 'keep-alive interval on event streams', '15s')
+    .action(run('events', 'serve'));
 
   program.command('init').description('create the store if needed').action(run('admin', 'init'));
   program

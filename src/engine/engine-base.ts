@@ -16,6 +16,10 @@ export interface EngineContext {
   readonly historyLimit: number;
   namespace: string;
   closed: boolean;
+  /** How long and how many events the journal keeps. */
+  readonly eventRetention: { maxAgeMs: number; maxEvents: number };
+  /** Called after each committed write (the journal's pruning counts them). */
+  afterWrite?: () => void;
   /** Gives the handle's share of the connection back (the last one closes it). */
   readonly release: () => Promise<void>;
 }
@@ -54,7 +58,7 @@ export abstract class EngineBase {
     this.assertOpen();
     const open = this.joined();
     if (open) return this.joinedCall(open, () => fn(open.tx, open.now), true);
-    return this.ctx.exec.write((tx) => fn(tx, this.ctx.clock()));
+    return this.committed(this.ctx.exec.write((tx) => fn(tx, this.ctx.clock())));
   }
 
   /** One read transaction (or the open Store.transaction). */
@@ -97,12 +101,20 @@ export abstract class EngineBase {
   protected runTransaction<T>(fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
     if (this.joined()) return fn();
-    return this.ctx.exec.write(async (tx) => {
-      const open: OpenTransaction = { exec: this.ctx.exec, tx, now: this.ctx.clock() };
-      const result = await openTransactions.run(open, fn);
-      if (open.failure !== undefined) throw open.failure;
-      return result;
-    });
+    return this.committed(
+      this.ctx.exec.write(async (tx) => {
+        const open: OpenTransaction = { exec: this.ctx.exec, tx, now: this.ctx.clock() };
+        const result = await openTransactions.run(open, fn);
+        if (open.failure !== undefined) throw open.failure;
+        return result;
+      }),
+    );
+  }
+
+  private async committed<T>(work: Promise<T>): Promise<T> {
+    const result = await work;
+    this.ctx.afterWrite?.();
+    return result;
   }
 
   protected event(tx: QueryRunner, now: number, event: NewEvent): Promise<void> {

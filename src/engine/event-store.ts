@@ -111,6 +111,49 @@ export class EventStore extends EngineBase {
     }
   }
 
+  /** The first seq at or after a time (ms since the epoch), or undefined when none is. */
+  async firstSeqAt(ts: number): Promise<number | undefined> {
+    this.assertOpen();
+    const row = await this.direct.get(q.firstSeqAtOrAfter, { ts });
+    return row?.seq === null || row?.seq === undefined ? undefined : Number(row.seq);
+  }
+
+  /**
+   * The newest seq retention has dropped: a reader resuming at or after it misses
+   * nothing; one resuming before it must re-read a snapshot first.
+   */
+  async prunedThrough(): Promise<number> {
+    this.assertOpen();
+    const row = await this.direct.get(q.getMeta, { key: 'events_pruned_through' });
+    return row ? Number(row.value) : 0;
+  }
+
+  /**
+   * Drops events beyond the retention (older than maxAgeMs, or beyond the newest
+   * maxEvents), in batches of short transactions so writers wait at most one batch.
+   * Returns how many it dropped.
+   */
+  async prune(): Promise<number> {
+    this.assertOpen();
+    const { maxAgeMs, maxEvents } = this.ctx.eventRetention;
+    let dropped = 0;
+    for (;;) {
+      const n = await this.write(async (tx, now) => {
+        const last = Number((await tx.get(q.lastEventSeq, {}))?.seq ?? 0);
+        const upTo = await tx.get(q.pruneEventsUpTo, { through: last - maxEvents, before: now - maxAgeMs });
+        if (upTo?.seq === null || upTo?.seq === undefined) return 0;
+        const through = Number(upTo.seq);
+        const removed = await tx.run(q.deleteEventsThrough, { through });
+        await tx.run(q.putMeta, { key: 'events_pruned_through', value: String(through) });
+        return removed;
+      });
+      dropped += n;
+      if (n === 0) return dropped;
+      // Let queued writers in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** Appends an event for a higher layer (plan/apply); type is `<kind>.<verb>`. */
   async append(event: NewEvent): Promise<void> {
     if (!/^[a-z_]+(\.[a-z_]+)+$/.test(event.type)) {

@@ -392,3 +392,33 @@ export const listEvents = defineQuery('listEvents', (db) =>
 export const lastEventSeq = defineQuery('lastEventSeq', (db) =>
   db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq')),
 );
+/** The first event at or after a time, for `--since TIME`. */
+export const firstSeqAtOrAfter = defineQuery('firstSeqAtOrAfter', (db) =>
+  db
+    .selectFrom('events')
+    .select((eb) => eb.fn.min('seq').as('seq'))
+    .where('ts', '>=', param<number>('ts')),
+);
+export const firstEventSeq = defineQuery('firstEventSeq', (db) =>
+  db.selectFrom('events').select((eb) => eb.fn.min('seq').as('seq')),
+);
+export const countEvents = defineQuery('countEvents', (db) =>
+  db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')),
+);
+/** The newest seq of the next batch of events to prune: beyond the count limit or too old. */
+export const pruneEventsUpTo = defineQuery('pruneEventsUpTo', (db) =>
+  db
+    .selectFrom((sub) =>
+      sub
+        .selectFrom('events')
+        .select('seq')
+        .where((w) => w.or([w('seq', '<=', param<number>('through')), w('ts', '<', param<number>('before'))]))
+        .orderBy('seq')
+        .limit(sql.lit(1000))
+        .as('batch'),
+    )
+    .select((eb) => eb.fn.max('seq').as('seq')),
+);
+export const deleteEventsThrough = defineQuery('deleteEventsThrough', (db) =>
+  db.deleteFrom('events').where('seq', '<=', param<number>('through')),
+);

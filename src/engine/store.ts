@@ -33,6 +33,7 @@ export class Store extends ObjectStore {
     this.locks = new LockStore(ctx);
     this.workspaces = new WorkspaceStore(ctx, this.locks);
     this.events = new EventStore(ctx);
+    ctx.afterWrite ??= journalPruner(this.events);
   }
 
   /**
@@ -168,4 +169,24 @@ export interface Snapshot {
   volumes: Volume[];
   workspaces: Pick<WorkspaceInfo, 'name' | 'namespace' | 'lineage' | 'serial' | 'createdAt' | 'updatedAt'>[];
   locks: LockInfo[];
+}
+
+/** Every this many committed writes, the journal is pruned to its retention in the background. */
+const PRUNE_EVERY = 512;
+
+function journalPruner(events: EventStore): () => void {
+  let writes = 0;
+  let running = false;
+  return () => {
+    if (++writes % PRUNE_EVERY !== 0 || running) return;
+    running = true;
+    setImmediate(() => {
+      events
+        .prune()
+        .catch(() => undefined) // Pruning is housekeeping: the next round retries.
+        .finally(() => {
+          running = false;
+        });
+    });
+  };
 }

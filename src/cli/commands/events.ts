@@ -1,0 +1,127 @@
+import type { BerthEvent } from '../../engine/types.js';
+import { BerthError } from '../../errors.js';
+import type { CliContext } from '../cli-context.js';
+import { paint, parseDuration, parseKeyValue } from '../output.js';
+
+/* `berth events` (podman events) and `berth serve` (the HTTP API). */
+
+/**
+ * A point in the journal: a seq, an RFC 3339 time, or a duration before now (`10m`).
+ * Returns the seq to read after (exclusive), or undefined when nothing is there yet.
+ */
+async function resolvePoint(ctx: CliContext, text: string, what: string): Promise<number> {
+  const store = await ctx.open();
+  if (/^\d+$/.test(text)) return Number(text);
+  let ts = Date.parse(text);
+  if (Number.isNaN(ts)) {
+    try {
+      ts = Date.now() - parseDuration(text);
+    } catch {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `${what} ${JSON.stringify(text)} is not a seq, a time (2026-11-23T10:00:00Z) or a duration (10m)`,
+      );
+    }
+  }
+  const first = await store.events.firstSeqAt(ts);
+  return first === undefined ? await store.events.lastSeq() : first - 1;
+}
+
+function eventFilter(filters: readonly string[]): (e: BerthEvent) => boolean {
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) {
+    const [key, value] = parseKeyValue(f, 'filter');
+    if (!['type', 'namespace', 'subject'].includes(key)) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `unknown event filter ${JSON.stringify(key)}; use type, namespace or subject`,
+      );
+    }
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
+  }
+  const tests: Record<string, (e: BerthEvent, v: string) => boolean> = {
+    type: (e, v) => (v.endsWith('.*') ? e.type.startsWith(v.slice(0, -1)) : e.type === v || e.type.startsWith(v + '.')),
+    namespace: (e, v) => e.namespace === v,
+    subject: (e, v) => e.subject.name === v || e.subject.id === v || (e.subject.id?.startsWith(v) ?? false),
+  };
+  return (e) => [...byKey].every(([k, values]) => values.some((v) => tests[k]!(e, v)));
+}
+
+function eventLine(ctx: CliContext, e: BerthEvent): string {
+  const subject = [
+    e.subject.name,
+    e.subject.id && e.subject.id !== e.subject.name ? `(${e.subject.id.slice(0, 12)})` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const ns = e.namespace ? ` ns=${e.namespace}` : '';
+  return `${paint(ctx.colour, 'dim', `${e.seq}`)} ${e.ts} ${paint(ctx.colour, 'bold', e.type)} ${subject}${ns} by ${e.actor}`;
+}
+
+export interface EventsOptions {
+  since?: string;
+  until?: string;
+  filter?: string[];
+  follow?: boolean;
+}
+
+/** `berth events`: the journal, optionally followed (one JSON object per line with --format json). */
+export async function events(ctx: CliContext, opts: EventsOptions): Promise<void> {
+  const store = await ctx.open();
+  const matches = eventFilter(opts.filter ?? []);
+  const since = opts.since !== undefined ? await resolvePoint(ctx, opts.since, '--since') : opts.follow ? undefined : 0;
+  const until = opts.until !== undefined ? await resolvePoint(ctx, opts.until, '--until') : undefined;
+  if (opts.follow && until === undefined) {
+    const ctl = new AbortController();
+    const stop = (): void => ctl.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      for await (const e of store.events.follow({ ...(since !== undefined ? { since } : {}), signal: ctl.signal })) {
+        if (!matches(e)) continue;
+        ctx.out(ctx.json ? JSON.stringify(e) : eventLine(ctx, e));
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    return;
+  }
+  const list = (await store.events.list({ since: since ?? 0, ...(until !== undefined ? { until } : {}) })).filter(
+    matches,
+  );
+  if (ctx.json) return ctx.printJson(list);
+  for (const e of list) ctx.out(eventLine(ctx, e));
+}
+
+/** `berth serve [--listen HOST:PORT] [--token TOKEN]`: runs until SIGINT or SIGTERM. */
+export async function serve(
+  ctx: CliContext,
+  opts: { listen: string; token?: string; heartbeat?: string },
+): Promise<void> {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(opts.listen);
+  if (!m)
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `--listen ${JSON.stringify(opts.listen)} is not HOST:PORT, e.g. 127.0.0.1:7483`,
+    );
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const token = opts.token ?? (ctx.env.BERTH_TOKEN || undefined);
+  const store = await ctx.open();
+  const { startServer } = await import('../../server/http-server.js');
+  const running = await startServer(store, {
+    host,
+    port: Number(m[2]),
+    ...(token ? { token } : {}),
+    ...(opts.heartbeat ? { heartbeatMs: parseDuration(opts.heartbeat) } : {}),
+  });
+  ctx.note(
+    `berth serve: listening on ${running.url} (store ${store.location})${token ? ', bearer token required' : ''}`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  ctx.note('berth serve: shutting down');
+  await running.close();
+}
