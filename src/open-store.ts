@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { openSqliteDatabase } from './db/sqlite/open-sqlite.js';
 import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
+import type { Executor } from './db/executor.js';
 import { currentBootId } from './engine/boot-id.js';
 import { BerthStore } from './berth-store.js';
 import { BerthError } from './errors.js';
@@ -53,12 +54,6 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   if (!Number.isInteger(historyLimit) || historyLimit < 1) {
     throw new BerthError('INVALID_ARGUMENT', `historyLimit must be a positive integer, not ${String(historyLimit)}`);
   }
-  if (location.kind === 'postgres') {
-    throw new BerthError(
-      'INVALID_ARGUMENT',
-      `store ${redactUrl(location.url)}: the PostgreSQL backend is not available in this version of berth; use a SQLite path`,
-    );
-  }
   const eventRetention = {
     maxAgeMs: opts.eventRetention?.maxAgeMs ?? 30 * 24 * 3600 * 1000,
     maxEvents: opts.eventRetention?.maxEvents ?? 1_000_000,
@@ -73,7 +68,10 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   }
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
-  const shared = await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
+  const shared =
+    location.kind === 'postgres'
+      ? await openPostgres(location.url, opts.schema ?? 'berth', { readonly, busyTimeoutMs, clock, actor })
+      : await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
   const store = new BerthStore(
     {
       exec: shared.exec,
@@ -98,6 +96,33 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
     }
   }
   return store;
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A PostgreSQL store: one pool per handle (the server serialises writers itself). */
+async function openPostgres(
+  url: string,
+  schema: string,
+  opts: { readonly: boolean; busyTimeoutMs: number; clock: () => number; actor: string },
+): Promise<{ exec: Executor; migration: MigrationReport; release: () => Promise<void> }> {
+  if (!SCHEMA_PATTERN.test(schema)) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `schema ${JSON.stringify(schema)} is invalid: use lowercase letters, digits and '_'`,
+      {
+        details: { schema },
+      },
+    );
+  }
+  const [{ PostgresExecutor }, { migratePostgres }] = await Promise.all([
+    import('./db/postgres/postgres-executor.js'),
+    import('./migrate/postgres-migrator.js'),
+  ]);
+  const config = { url, schema, busyTimeoutMs: opts.busyTimeoutMs, location: `${redactUrl(url)}#${schema}` };
+  const migration = await migratePostgres(config, { readonly: opts.readonly, now: opts.clock, actor: opts.actor });
+  const exec = new PostgresExecutor(config);
+  return { exec, migration, release: () => exec.close() };
 }
 
 interface SharedSqlite {

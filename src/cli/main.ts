@@ -97,6 +97,8 @@ export function buildProgram(): Command {
     .option('-v, --volume <NAME:DEST>', 'named volume (repeatable)', collect)
     .option('--requires <CONTAINER>', 'a container this one depends on (repeatable)', collect)
     .option('--network <NETWORK>', 'connect to a network (repeatable)', collect)
+    // Options after IMAGE that berth does not know belong to the command (sh -c ...), as in podman.
+    .allowUnknownOption()
     .action(run('objects', 'containerCreate'));
   container
     .command('rm')

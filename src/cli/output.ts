@@ -18,15 +18,41 @@ export function paint(on: boolean, colour: Colour, text: string): string {
   return on ? `\u001b[${CODES[colour]}m${text}\u001b[0m` : text;
 }
 
-/** Renders rows as left-aligned columns separated by two spaces (podman's layout). */
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Renders rows as left-aligned columns separated by two spaces (podman's layout). The
+ * columns listed in `shrink` are cut (with …) until the table fits `width`.
+ */
+export function renderTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  opts: { width?: number; shrink?: readonly number[] } = {},
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const limit = opts.width ?? Infinity;
+  const total = (): number => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
+  for (const i of opts.shrink ?? []) {
+    const excess = total() - limit;
+    if (excess <= 0) break;
+    widths[i] = Math.max(headers[i]!.length, widths[i]! - excess, 10);
+  }
+  const cell = (text: string, i: number): string => {
+    const w = widths[i]!;
+    return visibleLength(text) > w ? text.slice(0, w - 1) + '…' : text;
+  };
   const line = (cells: readonly string[]): string =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c))))
+      .map((c, i) => {
+        const text = cell(c, i);
+        return i === cells.length - 1 ? text : text + ' '.repeat(widths[i]! - visibleLength(text));
+      })
       .join('  ')
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** The width tables are fitted to: the terminal's, else 80 columns. */
+export function terminalWidth(): number {
+  return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 80;
 }
 
 function visibleLength(text: string): number {

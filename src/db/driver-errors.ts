@@ -43,6 +43,33 @@ export function mapDriverError(err: unknown, location: string): BerthError {
       { details, cause: err },
     );
   }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ETIMEDOUT' ||
+    code === 'ECONNRESET' ||
+    code === '57P01' ||
+    code === '57P03' ||
+    code === '53300'
+  ) {
+    return new BerthError(
+      'STORE_BUSY',
+      `store ${location} cannot be reached (${text}); check that PostgreSQL is running and retry`,
+      {
+        details,
+        cause: err,
+      },
+    );
+  }
+  if (code === 'ENOTFOUND' || code === '28P01' || code === '28000' || code === '3D000' || code === '42501') {
+    return new BerthError(
+      'INVALID_ARGUMENT',
+      `store ${location} refused the connection (${text}); check the URL, user, password and database`,
+      {
+        details,
+        cause: err,
+      },
+    );
+  }
   if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === '53100') {
     return new BerthError(
       'STORE_BUSY',

@@ -27,6 +27,8 @@ export interface Executor {
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
   /** A single-statement read outside any explicit transaction. */
   readonly direct: QueryRunner;
+  /** Resolves when new events may have been committed (PostgreSQL: LISTEN/NOTIFY), or after `ms`. */
+  waitForEvents?(ms: number, signal?: AbortSignal): Promise<void>;
   /** Storage facts for `berth doctor`: checks the database itself, changes nothing. */
   inspect(): Promise<StorageReport>;
   close(): Promise<void>;

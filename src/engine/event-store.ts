@@ -107,7 +107,10 @@ export class EventStore extends EngineBase {
         yield event;
         since = event.seq;
       }
-      if (batch.length === 0) await sleep(pollMs, opts.signal);
+      if (batch.length === 0) {
+        const exec = this.ctx.exec;
+        await (exec.waitForEvents ? exec.waitForEvents(pollMs * 10, opts.signal) : sleep(pollMs, opts.signal));
+      }
     }
   }
 

@@ -8,7 +8,7 @@ import { defineQuery, param } from '../db/query.js';
  */
 
 /** `namespace` filter of a handle: '' sees every namespace. */
-const inNamespace = () => sql<boolean>`(${param('ns')} = '' OR namespace = ${param('ns')})`;
+const inNamespace = () => sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR namespace = ${param('ns')})`;
 
 // --- meta ---
 export const getMeta = defineQuery('getMeta', (db) =>

@@ -1067,8 +1067,8 @@ export class ObjectStore extends EngineBase {
 
   /**
    * Removes a container from its pod (and from the store).
-   * @throws NO_SUCH_POD, NO_SUCH_CONTAINER (also when not in this pod),
-   *   NAMESPACE_MISMATCH, INVALID_ARGUMENT (another pod), DEPENDENCY_EXISTS,
+   * @throws NO_SUCH_POD (also when in no pod), NO_SUCH_CONTAINER, NAMESPACE_MISMATCH,
+   *   INVALID_ARGUMENT (in another pod), DEPENDENCY_EXISTS,
    *   EXEC_SESSION_EXISTS
    */
   async removeContainerFromPod(pod: Pod, ctr: Container): Promise<void> {
@@ -1093,9 +1093,13 @@ export class ObjectStore extends EngineBase {
         });
       }
       if (row.pod_id !== podId) {
-        throw new BerthError('NO_SUCH_CONTAINER', `container ${row.name} is not in pod ${podRow.name}`, {
-          details: { id, pod: podId, actualPod: row.pod_id },
-        });
+        throw new BerthError(
+          'INVALID_ARGUMENT',
+          `container ${row.name} belongs to pod ${row.pod_id}, not to pod ${podRow.name}`,
+          {
+            details: { id, pod: podId, actualPod: row.pod_id },
+          },
+        );
       }
       await this.assertRemovable(tx, row, new Set());
       await this.deleteContainerRow(tx, now, row);

@@ -78,13 +78,16 @@ export class Store extends ObjectStore {
    */
   async refreshAfterReboot(): Promise<boolean> {
     const bootId = this.ctx.bootId;
-    const seen = await this.direct.get(q.getMeta, { key: 'boot_id' });
+    // A PostgreSQL store is shared by several hosts: each host's boot is tracked on its own,
+    // so a host's first contact is not mistaken for a reboot.
+    const key = this.backend === 'postgres' ? `boot_id:${this.ctx.host}` : 'boot_id';
+    const seen = await this.direct.get(q.getMeta, { key });
     if (seen?.value === bootId) return false;
     return this.write(async (tx, now) => {
-      const current = await tx.get(q.getMeta, { key: 'boot_id' });
+      const current = await tx.get(q.getMeta, { key });
       if (current?.value === bootId) return false;
       if (current !== undefined) await this.refreshIn(tx, now, 'reboot');
-      await tx.run(q.putMeta, { key: 'boot_id', value: bootId });
+      await tx.run(q.putMeta, { key, value: bootId });
       return current !== undefined;
     });
   }

@@ -61,7 +61,7 @@ export const nextFencingToken = defineQuery('nextFencingToken', (db) =>
     .insertInto('berth_meta')
     .values({ key: 'fencing_token', value: '1' })
     .onConflict((oc) =>
-      oc.column('key').doUpdateSet({ value: sql<string>`CAST(CAST(berth_meta.value AS INTEGER) + 1 AS TEXT)` }),
+      oc.column('key').doUpdateSet({ value: sql<string>`CAST(CAST(berth_meta.value AS BIGINT) + 1 AS TEXT)` }),
     )
     .returning('value'),
 );

@@ -60,8 +60,9 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
   }
   const blocked = plan.changes.find((c) => c.blocked?.reason === 'name_conflict');
   if (blocked) {
-    const code =
-      blocked.kind === 'volume' ? 'VOLUME_EXISTS' : blocked.kind === 'pod' ? 'POD_EXISTS' : 'CONTAINER_EXISTS';
+    // Reported by the kind that owns the existing object (DESIGN.md §3).
+    const owner = blocked.blocked!.owner?.kind ?? blocked.kind;
+    const code = owner === 'volume' ? 'VOLUME_EXISTS' : owner === 'pod' ? 'POD_EXISTS' : 'CONTAINER_EXISTS';
     throw new BerthError(
       code,
       `cannot apply: ${blocked.blocked!.message}; rename it in the manifest or remove the other object`,

@@ -1,5 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+  type YAMLMap,
+} from 'yaml';
 import { OBJECT_NAME_PATTERN } from '../engine/validate.js';
 import { BerthError } from '../errors.js';
 
@@ -53,7 +63,15 @@ const NETWORK_KEYS = ['aliases', 'interfaceName', 'staticIps', 'staticMac'];
 /** Walks the YAML tree, collecting problems with their line and column. */
 class Checker {
   readonly problems: ManifestProblem[] = [];
-  constructor(private readonly lines: LineCounter) {}
+  constructor(
+    private readonly lines: LineCounter,
+    private readonly doc: Document,
+  ) {}
+
+  /** Follows a YAML alias (`*name`) to the node its anchor marks. */
+  deref(node: Node | null | undefined): Node | null | undefined {
+    return isAlias(node) ? (node.resolve(this.doc) as Node | undefined) : node;
+  }
 
   at(node: Node | null | undefined, path: string, message: string, key?: string): void {
     const pos = node?.range ? this.lines.linePos(node.range[0]) : { line: 1, col: 1 };
@@ -61,7 +79,8 @@ class Checker {
   }
 
   /** The entries of a map with only `allowed` keys (unknown keys are errors, not ignored). */
-  map(node: Node | null | undefined, path: string, allowed?: readonly string[]): [string, Node | null, Node][] {
+  map(raw: Node | null | undefined, path: string, allowed?: readonly string[]): [string, Node | null, Node][] {
+    const node = this.deref(raw);
     if (node === null || node === undefined) return [];
     if (!isMap(node)) {
       this.at(node, path, `${path} must be a mapping`);
@@ -84,7 +103,8 @@ class Checker {
     return out;
   }
 
-  string(node: Node | null, path: string): string | undefined {
+  string(raw: Node | null, path: string): string | undefined {
+    const node = this.deref(raw) ?? null;
     if (isScalar(node) && typeof node.value === 'string') return node.value;
     if (isScalar(node) && (typeof node.value === 'number' || typeof node.value === 'boolean')) {
       this.at(node, path, `${path} must be a string; quote it ("${String(node.value)}")`);
@@ -94,7 +114,8 @@ class Checker {
     return undefined;
   }
 
-  strings(node: Node | null, path: string): string[] | undefined {
+  strings(raw: Node | null, path: string): string[] | undefined {
+    const node = this.deref(raw) ?? null;
     if (!isSeq(node)) {
       this.at(node, path, `${path} must be a list of strings`);
       return undefined;
@@ -192,9 +213,9 @@ export function loadManifest(pathOrText: string): Manifest {
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const c = new Checker(lines);
+  const c = new Checker(lines, doc);
   for (const err of doc.errors) {
-    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
     c.problems.push({ message: err.message.split('\n')[0]!, path: '', line: pos.line, column: pos.col });
   }
   const manifest: Manifest = { version: MANIFEST_VERSION, volumes: {}, pods: {}, containers: {}, source };
@@ -213,7 +234,8 @@ export function loadManifest(pathOrText: string): Manifest {
       ])) {
         if (key === 'version') {
           sawVersion = true;
-          if (!isScalar(value) || value.value !== MANIFEST_VERSION) {
+          const v = c.deref(value);
+          if (!isScalar(v) || v.value !== MANIFEST_VERSION) {
             c.at(value ?? keyNode, 'version', `version must be ${MANIFEST_VERSION}`, 'version');
           }
         } else if (key === 'namespace') {
@@ -283,15 +305,24 @@ export function loadManifest(pathOrText: string): Manifest {
   return manifest;
 }
 
-/** Where a manifest path's node is, for reference errors found after parsing. */
-function nodeAt(root: Node, path: readonly string[]): Node | null {
+/**
+ * Where a manifest path is in the file: the node of its value, or with `key` the node of
+ * its last key; a number in the path picks a list item.
+ */
+function nodeAt(root: Node, path: readonly (string | number)[], key = false): Node | null {
   let node: Node | null = root;
-  for (const key of path) {
+  for (let i = 0; i < path.length; i++) {
+    const step = path[i]!;
+    if (typeof step === 'number') {
+      if (!node || !isSeq(node)) return node;
+      node = (node.items[step] as Node | undefined) ?? node;
+      continue;
+    }
     if (!node || !isMap(node)) return node;
     const items: { key: unknown; value: unknown }[] = (node as YAMLMap<Node, Node>).items;
-    const pair = items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    const pair = items.find((p) => isScalar(p.key) && String(p.key.value) === step);
     if (!pair) return node;
-    node = (pair.value ?? pair.key) as Node;
+    node = (key && i === path.length - 1 ? pair.key : (pair.value ?? pair.key)) as Node;
   }
   return node;
 }
@@ -316,7 +347,7 @@ function checkReferences(c: Checker, m: Manifest, root: Node): void {
   for (const ctr of containers) {
     if (byName.has(ctr.name) || Object.hasOwn(m.pods, ctr.name)) {
       c.at(
-        nodeAt(root, ctr.path.slice(0, -1)),
+        nodeAt(root, ctr.path, true),
         ctr.path.join('.'),
         `the name "${ctr.name}" is declared twice (container and pod names share one space)`,
         ctr.name,
@@ -325,9 +356,9 @@ function checkReferences(c: Checker, m: Manifest, root: Node): void {
     byName.set(ctr.name, ctr);
   }
   for (const ctr of containers) {
-    for (const dep of ctr.spec.dependsOn ?? []) {
+    for (const [i, dep] of (ctr.spec.dependsOn ?? []).entries()) {
       const target = byName.get(dep);
-      const node = nodeAt(root, [...ctr.path, 'dependsOn']);
+      const node = nodeAt(root, [...ctr.path, 'dependsOn', i]);
       if (!target) {
         c.at(
           node,
@@ -346,9 +377,9 @@ function checkReferences(c: Checker, m: Manifest, root: Node): void {
         );
       }
     }
-    for (const v of ctr.spec.volumes ?? []) {
+    for (const [i, v] of (ctr.spec.volumes ?? []).entries()) {
       const at = v.indexOf(':');
-      const node = nodeAt(root, [...ctr.path, 'volumes']);
+      const node = nodeAt(root, [...ctr.path, 'volumes', i]);
       if (at <= 0 || at === v.length - 1) {
         c.at(node, `${ctr.path.join('.')}.volumes`, `volume "${v}" must be NAME:DEST`, 'volumes');
       } else if (!Object.hasOwn(m.volumes, v.slice(0, at))) {

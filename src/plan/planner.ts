@@ -33,7 +33,7 @@ export interface PlanChange {
   requested: ChangeAction;
   /** What apply will do: the requested action, or noop when blocked. */
   effective: ChangeAction;
-  blocked?: { reason: BlockReason; message: string };
+  blocked?: { reason: BlockReason; message: string; owner?: { kind: StackKind; id: string } };
   /** Fields that differ between the store and the manifest. */
   fields: string[];
   /** The changed fields that force a replace (the store cannot rewrite them in place). */
@@ -195,7 +195,7 @@ export async function makePlan(
   if (mode !== 'refresh-only') {
     for (const [key, want] of desired) {
       const have = observed.objects.get(key);
-      const clash = nameClash(observed, want);
+      const clash = nameClash(observed, want, workspace, desired);
       if (have && have.workspace === workspace) {
         const before = { id: have.id, digest: have.object.digest, spec: have.object.spec };
         if (have.object.digest === want.digest) change(key, want.kind, want.name, 'noop', before, want);
@@ -210,6 +210,7 @@ export async function makePlan(
           blocked: {
             reason: 'name_conflict',
             message: `the name ${want.name} is taken by ${clash.object.kind} ${clash.id}, which ${clash.workspace ? `workspace ${clash.workspace} manages` : 'no workspace manages'}`,
+            owner: { kind: clash.object.kind, id: clash.id },
           },
         });
       } else {
@@ -226,6 +227,15 @@ export async function makePlan(
         { id: have.id, digest: have.object.digest, spec: have.object.spec },
         null,
       );
+    }
+  }
+
+  if (mode === 'refresh-only') {
+    // Nothing changes, but apply checks these against the store: what it records must be
+    // what this plan showed.
+    for (const [key, have] of managed) {
+      const seen = { id: have.id, digest: have.object.digest, spec: have.object.spec };
+      change(key, have.object.kind, have.object.name, 'noop', seen, have.object);
     }
   }
 
@@ -302,13 +312,25 @@ export async function makePlan(
   return { ...content, digest: planDigest(content) };
 }
 
+/**
+ * The object that holds the name a new object wants, unless it goes away in this same
+ * plan (managed by this workspace and no longer declared: deleted before the create).
+ */
 function nameClash(
   observed: Observed,
   want: StackObject,
+  workspace: string,
+  desired: Map<string, StackObject>,
 ): { object: StackObject; id: string; workspace: string | null } | undefined {
-  if (want.kind === 'volume') return observed.objects.get(want.key);
-  // Containers and pods share one name space.
-  return observed.objects.get(`container/${want.name}`) ?? observed.objects.get(`pod/${want.name}`);
+  // Containers and pods share one name space; volumes have their own.
+  const keys = want.kind === 'volume' ? [want.key] : [`container/${want.name}`, `pod/${want.name}`];
+  for (const key of keys) {
+    const holder = observed.objects.get(key);
+    if (!holder) continue;
+    if (holder.workspace === workspace && !desired.has(key)) continue;
+    return holder;
+  }
+  return undefined;
 }
 
 /**
@@ -365,6 +387,8 @@ function orderSteps(changes: PlanChange[]): PlanStep[] {
   for (const c of topo(containersToRemove, (c) => (c.before?.spec as ContainerSpecC).dependsOn).reverse()) {
     steps.push({ op: 'delete', key: c.key });
   }
+  // Pods go as soon as their containers are gone, so a container may take a deleted pod's name.
+  for (const c of of('pod', ['delete'])) steps.push({ op: 'delete', key: c.key });
   for (const c of of('volume', ['replace'])) steps.push({ op: 'delete', key: c.key });
   for (const kind of ['volume', 'pod'] as const) {
     for (const c of of(kind, ['create', 'replace'])) steps.push({ op: 'create', key: c.key });
@@ -374,8 +398,8 @@ function orderSteps(changes: PlanChange[]): PlanStep[] {
   for (const c of topo(containersToCreate, (c) => (c.after?.spec as ContainerSpecC).dependsOn)) {
     steps.push({ op: 'create', key: c.key });
   }
-  for (const kind of ['pod', 'volume'] as const)
-    for (const c of of(kind, ['delete'])) steps.push({ op: 'delete', key: c.key });
+  // Volumes last: containers updated above may have just stopped using them.
+  for (const c of of('volume', ['delete'])) steps.push({ op: 'delete', key: c.key });
   return steps;
 }
 

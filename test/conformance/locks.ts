@@ -539,7 +539,7 @@ export function lockConformance(factory: StoreFactory): void {
     describe('stale holders', () => {
       it('a lock whose holder process is dead on this host is stale, blocks, and is broken by breakStale', async () => {
         const store = await factory.open();
-        const worker = await startStoreWorker(store.location);
+        const worker = await startStoreWorker(JSON.stringify(factory.target(store)));
         const taken = await worker.ok<LockInfo>({ op: 'acquire', key: 'deploy', operation: 'apply' });
         expect(taken.pid).toBe(worker.pid);
         expect((await store.locks.get('deploy'))?.stale).toBe(false);

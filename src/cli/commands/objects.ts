@@ -2,7 +2,7 @@ import type { Store } from '../../engine/store.js';
 import type { Container, ContainerConfig, NetworkOptions, Pod, Volume } from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
-import { parseKeyValue, relativeTime, renderTable, shortId } from '../output.js';
+import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth } from '../output.js';
 
 /*
  * Object commands (podman's ps/container/pod/volume/network): parse, call the store,
@@ -155,7 +155,8 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
     if (opts.pod) row.push(c.config.pod ? shortId(c.config.pod) : '', podNames.get(c.config.pod ?? '') ?? '');
     return row;
   });
-  process.stdout.write(renderTable(headers, rows));
+  // Fit the terminal (80 columns when not one): COMMAND, then STATUS, CREATED and IMAGE give way.
+  process.stdout.write(renderTable(headers, rows, { width: terminalWidth(), shrink: [2, 4, 3, 1] }));
 }
 
 /** `berth container inspect`: a JSON array of the containers, like podman. */

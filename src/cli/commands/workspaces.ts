@@ -244,7 +244,7 @@ export async function forceUnlock(ctx: CliContext, lockId: string, opts: { force
       details: { lockId },
     });
   }
-  if (!ctx.json || !opts.force) {
+  if (!ctx.json) {
     ctx.note(
       [
         `Lock ${lock.id} on ${lock.key}:`,

@@ -30,7 +30,11 @@ if (location === undefined) {
   process.exit(2);
 }
 
-const store = await openStore({ path: location, namespace, actor: `worker-${process.pid}@test` });
+// A plain path, or the JSON of a factory target ({ path } or { url, schema }).
+const target = location.startsWith('{')
+  ? (JSON.parse(location) as { path?: string; url?: string; schema?: string })
+  : { path: location };
+const store = await openStore({ ...target, namespace, actor: `worker-${process.pid}@test` });
 
 function send(message: unknown): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
