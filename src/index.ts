@@ -1,4 +1,5 @@
-export { openStore, type OpenStoreOptions } from './open-store.js';
+export { openStore, copyStoreTo, type OpenStoreOptions } from './open-store.js';
+export type { CopyReport } from './migrate/copy-store.js';
 export { Store } from './engine/store.js';
 export { BerthStore } from './berth-store.js';
 export { loadManifest, type Manifest, type ManifestProblem } from './plan/manifest.js';

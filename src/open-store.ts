@@ -6,6 +6,7 @@ import { currentBootId } from './engine/boot-id.js';
 import { BerthStore } from './berth-store.js';
 import { BerthError } from './errors.js';
 import { migrateSqlite, type MigrationReport } from './migrate/sqlite-migrator.js';
+import type { CopyReport } from './migrate/copy-store.js';
 import { redactUrl, resolveStoreLocation } from './store-location.js';
 
 /** Options of {@link openStore} (API.md). */
@@ -70,7 +71,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   const actor = opts.actor ?? defaultActor();
   const shared =
     location.kind === 'postgres'
-      ? await openPostgres(location.url, opts.schema ?? 'berth', { readonly, busyTimeoutMs, clock, actor })
+      ? await openPostgres(location.url, opts.schema, { readonly, busyTimeoutMs, clock, actor })
       : await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
   const store = new BerthStore(
     {
@@ -101,11 +102,27 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** A PostgreSQL store: one pool per handle (the server serialises writers itself). */
+/**
+ * Splits `?schema=NAME` off a PostgreSQL URL (so a CLI user can name the schema in
+ * --store); an explicit schema option wins.
+ */
+function splitSchema(url: string, schema: string | undefined): { url: string; schema: string } {
+  try {
+    const u = new URL(url);
+    const fromUrl = u.searchParams.get('schema');
+    u.searchParams.delete('schema');
+    return { url: u.toString(), schema: schema ?? fromUrl ?? 'berth' };
+  } catch {
+    return { url, schema: schema ?? 'berth' };
+  }
+}
+
 async function openPostgres(
-  url: string,
-  schema: string,
+  rawUrl: string,
+  explicitSchema: string | undefined,
   opts: { readonly: boolean; busyTimeoutMs: number; clock: () => number; actor: string },
 ): Promise<{ exec: Executor; migration: MigrationReport; release: () => Promise<void> }> {
+  const { url, schema } = splitSchema(rawUrl, explicitSchema);
   if (!SCHEMA_PATTERN.test(schema)) {
     throw new BerthError(
       'INVALID_ARGUMENT',
@@ -190,4 +207,38 @@ function defaultActor(): string {
     // No passwd entry for this uid (containers): keep $USER.
   }
   return `${user}@${hostname()}`;
+}
+
+/**
+ * Copies the whole store at `from` (objects, workspaces with history, locks, events)
+ * into the new, empty store at `to` — SQLite to PostgreSQL or the reverse — verifying
+ * counts and checksums before the copy commits. Both are migrated first.
+ * @throws INVALID_ARGUMENT (target not empty), INTERNAL (verification failed)
+ */
+export async function copyStoreTo(
+  from: { path?: string; url?: string; schema?: string },
+  to: { path?: string; url?: string; schema?: string },
+): Promise<CopyReport> {
+  const common = { readonly: false, busyTimeoutMs: 5000, clock: Date.now, actor: defaultActor() };
+  const open = async (o: { path?: string; url?: string; schema?: string }) => {
+    const loc = resolveStoreLocation(o.path ?? o.url);
+    return loc.kind === 'postgres'
+      ? openPostgres(loc.url, o.schema, common)
+      : acquireSqlite(loc.path, common);
+  };
+  const source = await open(from);
+  try {
+    const target = await open(to);
+    try {
+      if (source.exec.location === target.exec.location) {
+        throw new BerthError('INVALID_ARGUMENT', 'the source and the target are the same store');
+      }
+      const { copyStore } = await import('./migrate/copy-store.js');
+      return await copyStore(source.exec, target.exec);
+    } finally {
+      await target.release();
+    }
+  } finally {
+    await source.release();
+  }
 }

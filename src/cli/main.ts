@@ -311,7 +311,12 @@ export function buildProgram(): Command {
     .description('check the store: schema, integrity, references, locks, permissions')
     .action(run('admin', 'doctor'));
   program.command('refresh').description('reset runtime state as after a reboot').action(run('admin', 'refresh'));
-  program.command('migrate').description("bring the store's schema up to this berth").action(run('admin', 'migrate'));
+  program
+    .command('migrate')
+    .description("bring the store's schema up to this berth, or copy the whole store to another backend")
+    .option('--to <PATH|URL>', 'copy the store (objects, workspaces with history, events) into a new, empty store')
+    .option('--to-schema <SCHEMA>', 'the PostgreSQL schema of the target (default: berth)')
+    .action(run('admin', 'migrate'));
 
   program
     .command('completion')

@@ -78,8 +78,30 @@ export async function refresh(ctx: CliContext): Promise<void> {
   else ctx.out('Runtime state reset: containers exited or configured, exec sessions and exit codes cleared.');
 }
 
-/** `berth migrate`: brings the store's schema up to this berth (opening does it) and reports. */
-export async function migrate(ctx: CliContext): Promise<void> {
+/**
+ * `berth migrate`: brings the store's schema up to this berth (opening does it) and
+ * reports; with `--to PATH|URL` copies the whole store into a new, empty one.
+ */
+export async function migrate(ctx: CliContext, opts: { to?: string; toSchema?: string }): Promise<void> {
+  if (opts.to) {
+    const { copyStoreTo } = await import('../../open-store.js');
+    const from = { ...(ctx.options.store ? { path: ctx.options.store } : {}) };
+    const to = { path: opts.to, ...(opts.toSchema ? { schema: opts.toSchema } : {}) };
+    ctx.note(`Copying ${ctx.options.store ?? ctx.env.BERTH_STORE ?? 'the default store'} into ${opts.to} ...`);
+    const report = await copyStoreTo(from, to);
+    if (ctx.json) return ctx.printJson({ copied: true, to: opts.to, tables: report.tables });
+    const rows = Object.entries(report.tables).map(
+      ([t, r]) => `  ${t.padEnd(24)} ${String(r.rows).padStart(8)} rows  sha256 ${r.sha256.slice(0, 16)}`,
+    );
+    ctx.out(
+      [
+        `Copied and verified (counts and checksums match):`,
+        ...rows,
+        `Point berth at it with --store ${opts.to} or BERTH_STORE.`,
+      ].join('\n'),
+    );
+    return;
+  }
   const store = await ctx.open();
   const { from, to, applied } = store.migration;
   if (ctx.json) return ctx.printJson({ store: store.location, from, to, applied });
