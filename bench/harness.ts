@@ -110,6 +110,56 @@ export async function compare(berth: Op, raw: Op, opts: CompareOptions): Promise
   return { berth: b, raw: r, ratio: b.medianUs / r.medianUs };
 }
 
+/** A {@link Sample} with the CPU time the process spent per op (user + system, all threads). */
+export interface CpuSample extends Sample {
+  /** Median of the per-batch mean CPU µs/op: on a busy machine, less inflated than wall time. */
+  cpuUs: number;
+}
+
+/**
+ * Like {@link compare} for any number of sides: alternating batches, with the order
+ * rotated every batch so that each side runs first (and last) equally often. Also
+ * records the process's CPU time per batch.
+ */
+export async function compareSides<K extends string>(
+  sides: Readonly<Record<K, Op>>,
+  opts: CompareOptions,
+): Promise<Record<K, CpuSample>> {
+  const names = Object.keys(sides) as K[];
+  const { batches, opsPerBatch } = opts;
+  const warmup = opts.warmupBatches ?? Math.max(2, Math.ceil(batches / 10));
+  let cursor = 0;
+  for (let b = 0; b < warmup; b++) {
+    for (const name of names) await timeBatch(sides[name], cursor, opsPerBatch);
+    cursor += opsPerBatch;
+  }
+  collectGarbage();
+  const us = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  const cpu = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  for (let b = 0; b < batches; b++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(b + k) % names.length]!;
+      const c0 = process.cpuUsage();
+      us[name].push(await timeBatch(sides[name], cursor, opsPerBatch));
+      const c = process.cpuUsage(c0);
+      cpu[name].push((c.user + c.system) / opsPerBatch);
+    }
+    cursor += opsPerBatch;
+  }
+  return Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        ...summarise(us[n], opsPerBatch),
+        cpuUs: percentile(
+          cpu[n].sort((a, b) => a - b),
+          50,
+        ),
+      },
+    ]),
+  ) as Record<K, CpuSample>;
+}
+
 /** Runs a full GC when node was started with --expose-gc; a no-op otherwise. */
 export function collectGarbage(): void {
   if (typeof globalThis.gc === 'function') {

@@ -248,7 +248,7 @@ function createRawFile(file: string, fixture: ContainerFixture, count: number): 
 }
 
 /** A berth store created by openStore (migrations, boot id), closed, then filled. */
-async function createBerthFile(file: string, fixture: ContainerFixture, count: number, now: () => number) {
+export async function createBerthFile(file: string, fixture: ContainerFixture, count: number, now: () => number) {
   const store = await openStore({ path: file, actor: ACTOR, clock: now });
   await store.close();
   fillFile(file, fixture, count, now);
@@ -295,7 +295,7 @@ async function verifyFill(dir: string, fixture: ContainerFixture): Promise<void>
 }
 
 /** The store's own connection: pragmas are per connection, so the header reads this one. */
-function storeConnection(store: Store): BetterSqlite3.Database {
+export function storeConnection(store: Store): BetterSqlite3.Database {
   const db = (store as unknown as { ctx?: { exec?: { db?: BetterSqlite3.Database } } }).ctx?.exec?.db;
   if (db === undefined || typeof db.pragma !== 'function') {
     throw new Error('cannot reach the store connection (ctx.exec.db); update storeConnection() in bench/objects.ts');

@@ -2,11 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchSizes, formatHeader, writeResults } from './harness.js';
+import { runCliBench } from './cli-start.js';
+import { runEventsBench } from './events.js';
+import { runLocksBench } from './locks.js';
 import { runObjectsBench } from './objects.js';
+import { runPlanBench } from './plan.js';
 
 /*
- * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects]`.
- *   --quick          stores of 1k and 10k containers only (default: 1k, 10k, 100k)
+ * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan]`.
+ *   objects          object store vs raw better-sqlite3 (bench/objects.ts)
+ *   locks            workspace lock cycles vs raw and vs lock-file + state-file backends
+ *   cli              cold start of `berth ps -a` vs a bare-node floor (runs `npm run build`
+ *                    first when dist/ is older than src/)
+ *   plan             loadManifest, plan, apply and no-change plan of 10,000 objects
+ *   --quick          objects: stores of 1k and 10k containers only (default: 1k, 10k, 100k);
+ *                    the other benches: fewer rounds
  *   --strict         exit 1 when an operation misses its target
  *   BENCH_SIZES      comma-separated store sizes, e.g. BENCH_SIZES=1000,50000
  *   BENCH_DIR        scratch directory for the store files (default: the OS temp dir;
@@ -18,6 +28,14 @@ import { runObjectsBench } from './objects.js';
 const BENCHES = {
   objects: async (sizes: number[], dataDir: string, quick: boolean) =>
     runObjectsBench({ sizes, dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  locks: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runLocksBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  cli: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runCliBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  plan: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runPlanBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  events: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runEventsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

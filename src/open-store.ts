@@ -137,9 +137,18 @@ async function openPostgres(
     import('./migrate/postgres-migrator.js'),
   ]);
   const config = { url, schema, busyTimeoutMs: opts.busyTimeoutMs, location: `${redactUrl(url)}#${schema}` };
-  const migration = await migratePostgres(config, { readonly: opts.readonly, now: opts.clock, actor: opts.actor });
   const exec = new PostgresExecutor(config);
-  return { exec, migration, release: () => exec.close() };
+  try {
+    const migration = await migratePostgres(exec.pool, config, {
+      readonly: opts.readonly,
+      now: opts.clock,
+      actor: opts.actor,
+    });
+    return { exec, migration, release: () => exec.close() };
+  } catch (err) {
+    await exec.close();
+    throw err;
+  }
 }
 
 interface SharedSqlite {
@@ -222,9 +231,7 @@ export async function copyStoreTo(
   const common = { readonly: false, busyTimeoutMs: 5000, clock: Date.now, actor: defaultActor() };
   const open = async (o: { path?: string; url?: string; schema?: string }) => {
     const loc = resolveStoreLocation(o.path ?? o.url);
-    return loc.kind === 'postgres'
-      ? openPostgres(loc.url, o.schema, common)
-      : acquireSqlite(loc.path, common);
+    return loc.kind === 'postgres' ? openPostgres(loc.url, o.schema, common) : acquireSqlite(loc.path, common);
   };
   const source = await open(from);
   try {

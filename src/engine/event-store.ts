@@ -65,6 +65,7 @@ export class EventStore extends EngineBase {
     assertSeq(opts.limit, 'limit');
     const matches = typeMatcher(opts.types);
     const limit = opts.limit ?? MAX_SEQ;
+    if (limit === 0) return [];
     const out: BerthEvent[] = [];
     let since = opts.since ?? 0;
     for (;;) {
@@ -145,7 +146,9 @@ export class EventStore extends EngineBase {
         const last = Number((await tx.get(q.lastEventSeq, {}))?.seq ?? 0);
         const upTo = await tx.get(q.pruneEventsUpTo, { through: last - maxEvents, before: now - maxAgeMs });
         if (upTo?.seq === null || upTo?.seq === undefined) return 0;
-        const through = Number(upTo.seq);
+        // The newest event always stays, so lastSeq never goes back and readers can resume.
+        const through = Math.min(Number(upTo.seq), last - 1);
+        if (through <= 0) return 0;
         const removed = await tx.run(q.deleteEventsThrough, { through });
         await tx.run(q.putMeta, { key: 'events_pruned_through', value: String(through) });
         return removed;

@@ -12,7 +12,7 @@ const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS berth_migrations (
   applied_at BIGINT NOT NULL
 )`;
 
-async function readApplied(client: pg.Client): Promise<AppliedMigration[]> {
+async function readApplied(client: pg.PoolClient): Promise<AppliedMigration[]> {
   const exists = await client.query("SELECT to_regclass('berth_migrations') IS NOT NULL AS present");
   if (!exists.rows[0].present) return [];
   return (await client.query('SELECT version, name, checksum FROM berth_migrations ORDER BY version'))
@@ -25,17 +25,15 @@ async function readApplied(client: pg.Client): Promise<AppliedMigration[]> {
  * transaction with its bookkeeping row. A newer store is refused untouched.
  */
 export async function migratePostgres(
+  pool: pg.Pool,
   config: PostgresConfig,
   opts: { readonly: boolean; now: () => number; actor: string },
 ): Promise<MigrationReport> {
   const known = loadMigrations('postgres');
-  const client = new pg.Client({
-    connectionString: config.url,
-    options: `-c search_path=${quoteIdent(config.schema)}`,
-    application_name: 'berth-migrate',
-  });
+  let client: pg.PoolClient;
   try {
-    await client.connect();
+    // A connection of the store's own pool: the common case (nothing to do) costs one query.
+    client = await pool.connect();
   } catch (err) {
     throw mapDriverError(err, config.location);
   }
@@ -50,8 +48,9 @@ export async function migratePostgres(
         `store ${config.location} is at schema version ${from} and needs version ${known.length}; open it once without readonly (or run \`berth migrate\`)`,
       );
     }
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`berth:migrate:${config.schema}`]);
+    // Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
     try {
       applied = await readApplied(client);
       pending = planMigrations(applied, known, config.location);
@@ -90,6 +89,6 @@ export async function migratePostgres(
   } catch (err) {
     throw mapDriverError(err, config.location);
   } finally {
-    await client.end().catch(() => undefined);
+    client.release();
   }
 }

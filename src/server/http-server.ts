@@ -192,6 +192,8 @@ export async function startServer(store: BerthStore, opts: ServeOptions): Promis
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
     });
+    // Send the headers now: a client must see the stream open before the first event.
+    res.flushHeaders();
     if (since < (await store.events.prunedThrough())) {
       // The reader missed events that retention dropped: it must start from a snapshot.
       write({

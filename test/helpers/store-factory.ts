@@ -148,8 +148,21 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
  * Empties a schema to the state of a freshly migrated store. DELETE, not TRUNCATE: on
  * tables this small it is much cheaper (TRUNCATE makes new files for every table).
  */
+let admin: Promise<pg.Client> | undefined;
+
+/** One connection per test worker for emptying schemas. */
+async function adminClient(url: string): Promise<pg.Client> {
+  admin ??= (async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    process.once('beforeExit', () => void c.end());
+    return c;
+  })();
+  return admin;
+}
+
 async function resetSchema(url: string, schema: string): Promise<void> {
-  await withClient(url, async (c) => {
+  await (async (c: pg.Client) => {
     await c.query('BEGIN');
     await c.query('SET LOCAL synchronous_commit = off');
     for (const t of BERTH_TABLES) await c.query(`DELETE FROM "${schema}".${t}`);
@@ -158,7 +171,7 @@ async function resetSchema(url: string, schema: string): Promise<void> {
     }
     await c.query(`INSERT INTO "${schema}".berth_meta (key, value) VALUES ('write_lock', '')`);
     await c.query('COMMIT');
-  });
+  })(await adminClient(url));
 }
 
 /** Drops the schemas passed tests left for reuse (call from afterAll). */

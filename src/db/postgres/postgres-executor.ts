@@ -79,7 +79,8 @@ export class PostgresExecutor implements Executor {
   readonly location: string;
   private readonly compiler = createPostgresCompiler();
   private readonly prepared = new Map<QueryDef<unknown>, Prepared>();
-  private readonly pool: pg.Pool;
+  /** The store's connections (the migrator borrows one). */
+  readonly pool: pg.Pool;
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();

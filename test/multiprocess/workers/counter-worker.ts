@@ -1,6 +1,7 @@
 /*
  * One of several processes incrementing a counter in a workspace's state under its lock.
- * argv: <store location> <workspace> <rounds>. Prints {"ready":true} once the store is open,
+ * argv: <store location> <workspace> <rounds>; the location is a path, or the JSON of a
+ * factory target ({ path } or { url, schema }) for a PostgreSQL store. Prints {"ready":true} once the store is open,
  * waits for a line "go" on stdin (so that all workers start together), then runs `rounds`
  * times: lock (with timeoutMs) -> readState -> writeState(counter + 1, { lockId }) -> unlock.
  * Prints {"done":true,"rounds":N,"waitedMs":M} on success, or {"error":...} and exits 1.
@@ -14,7 +15,10 @@ if (location === undefined || workspace === undefined || roundsArg === undefined
   process.exit(2);
 }
 const rounds = Number(roundsArg);
-const store = await openStore({ path: location, actor: `counter-${process.pid}@test` });
+const target = location.startsWith('{')
+  ? (JSON.parse(location) as { path?: string; url?: string; schema?: string })
+  : { path: location };
+const store = await openStore({ ...target, actor: `counter-${process.pid}@test` });
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid })}\n`);
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();

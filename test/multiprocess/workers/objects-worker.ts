@@ -18,6 +18,9 @@
  *   removeContainerFromPod with dependencies and named volumes, until it is killed. Every
  *   change is logged to LOG with fsync: `intent-add ID` before the call and `add ID` after
  *   it resolved; `intent-rm ID` before a removal and `rm ID` after it.
+ *
+ * STORE is a path, or the JSON of a factory target ({ path } or { url, schema }) for a
+ * PostgreSQL store.
  */
 import { fsyncSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -25,6 +28,13 @@ import { isBerthError, openStore } from '../../../src/index.js';
 import type { Container, Pod } from '../../../src/engine/types.js';
 
 type Store = Awaited<ReturnType<typeof openStore>>;
+
+/** openStore's location options from a STORE argument (a path, or a JSON target). */
+function target(store: string): { path?: string; url?: string; schema?: string } {
+  return store.startsWith('{')
+    ? (JSON.parse(store) as { path?: string; url?: string; schema?: string })
+    : { path: store };
+}
 
 function send(message: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(message) + '\n');
@@ -50,7 +60,7 @@ async function startSignal(): Promise<void> {
 }
 
 async function churn(path: string, index: number, count: number, volume: string): Promise<void> {
-  const store = await openStore({ path });
+  const store = await openStore(target(path));
   // All workers start writing together, once every one has opened the store.
   send({ ready: true });
   await startSignal();
@@ -103,7 +113,7 @@ async function churn(path: string, index: number, count: number, volume: string)
 }
 
 async function race(path: string): Promise<void> {
-  const store = await openStore({ path });
+  const store = await openStore(target(path));
   send({ ready: true });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
