@@ -1,7 +1,7 @@
 import { Store } from './engine/store.js';
-import { applyPlan, type ApplyOptions, type ApplyResult } from './plan/applier.js';
+import type { ApplyOptions, ApplyResult } from './plan/applier.js';
 import type { Manifest } from './plan/manifest.js';
-import { makePlan, type Plan, type PlanOptions } from './plan/planner.js';
+import type { Plan, PlanOptions } from './plan/planner.js';
 
 /**
  * The store users get from `openStore()`: the engine's Store plus the plan/apply layer
@@ -15,6 +15,8 @@ export class BerthStore extends Store {
    */
   async plan(workspace: string, manifest: Manifest | null, opts: PlanOptions = {}): Promise<Plan> {
     const scoped = this.withNamespace(manifest?.namespace ?? this.namespace);
+    // Loaded on first use: commands that never plan do not pay for it at start-up.
+    const { makePlan } = await import('./plan/planner.js');
     return makePlan(scoped, workspace, opts.mode === 'apply' || opts.mode === undefined ? manifest : null, opts);
   }
 
@@ -24,6 +26,7 @@ export class BerthStore extends Store {
    */
   async apply(plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
     const ns = typeof plan?.namespace === 'string' ? plan.namespace : this.namespace;
+    const { applyPlan } = await import('./plan/applier.js');
     return applyPlan(this.withNamespace(ns), plan, opts);
   }
 }

@@ -1,5 +1,4 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import lockfile from 'proper-lockfile';
 import { mapDriverError } from '../db/driver-errors.js';
 import { BerthError } from '../errors.js';
 import { loadMigrations, planMigrations, type AppliedMigration } from './migration-files.js';
@@ -54,6 +53,8 @@ export async function migrateSqlite(
       `store ${file} is at schema version ${from} and needs version ${known.length}; open it once without readonly (or run \`berth migrate\`)`,
     );
   }
+  // Loaded only when there is something to migrate: most opens have nothing to do.
+  const { default: lockfile } = await import('proper-lockfile');
   const release = await withRetries(() =>
     lockfile.lock(file, {
       realpath: false,

@@ -11,6 +11,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import { OBJECT_NAME_PATTERN } from '../engine/validate.js';
+import { manifestContainers } from './manifest-containers.js';
 import { BerthError } from '../errors.js';
 
 /** A container as a manifest declares it. */
@@ -325,20 +326,6 @@ function nodeAt(root: Node, path: readonly (string | number)[], key = false): No
     node = (key && i === path.length - 1 ? pair.key : (pair.value ?? pair.key)) as Node;
   }
   return node;
-}
-
-/** Every container of a manifest with its pod (or null) and its path in the file. */
-export function manifestContainers(
-  m: Manifest,
-): { name: string; pod: string | null; spec: ContainerSpec; path: string[] }[] {
-  const out: { name: string; pod: string | null; spec: ContainerSpec; path: string[] }[] = [];
-  for (const [pod, p] of Object.entries(m.pods)) {
-    for (const [name, spec] of Object.entries(p.containers))
-      out.push({ name, pod, spec, path: ['pods', pod, 'containers', name] });
-  }
-  for (const [name, spec] of Object.entries(m.containers))
-    out.push({ name, pod: null, spec, path: ['containers', name] });
-  return out;
 }
 
 function checkReferences(c: Checker, m: Manifest, root: Node): void {

@@ -1,7 +1,8 @@
 import { canonicalJson, documentChecksum } from '../engine/canonical-json.js';
 import { WORKSPACE_LABEL } from '../engine/object-input.js';
 import type { Container, Pod, Volume } from '../engine/types.js';
-import { manifestContainers, type Manifest } from './manifest.js';
+import type { Manifest } from './manifest.js';
+import { manifestContainers } from './manifest-containers.js';
 
 /*
  * The canonical form of a stack object, shared by what a manifest declares and what the

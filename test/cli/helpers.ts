@@ -8,13 +8,13 @@ import { openStore, type Container, type LockInfo, type OpenStoreOptions } from 
 import type { Store } from '../../src/engine/store.js';
 
 /*
- * Helpers of the CLI suite: every test runs the built binary (dist/cli/bin.js) as a
+ * Helpers of the CLI suite: every test runs the built binary (dist/bin/berth.js) as a
  * real subprocess, with its own store and its own working directory, so neither the
  * store nor the workspace selection (.berth/workspace, BERTH_WORKSPACE) leaks.
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.js');
+export const BIN = join(REPO_ROOT, 'dist', 'bin', 'berth.js');
 export const DIST_INDEX = join(REPO_ROOT, 'dist', 'index.js');
 
 /** Any ANSI escape sequence. */

@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/store-factory.js';
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.js');
+export const BIN = join(REPO_ROOT, 'dist', 'bin', 'berth.js');
 export const WRITER = fileURLToPath(new URL('./workers/writer.ts', import.meta.url));
 
 /** A fresh store (with plan/apply) in its own temp folder, closed when the test ends. */

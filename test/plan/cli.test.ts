@@ -12,7 +12,7 @@ import { EXAMPLES, REPO_ROOT } from './helpers.js';
  * Tests run concurrently (each owns its world); the steps inside a test run in order.
  */
 
-const BIN = join(REPO_ROOT, 'dist', 'cli', 'bin.js');
+const BIN = join(REPO_ROOT, 'dist', 'bin', 'berth.js');
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[/;
 

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { BerthStore } from '../../berth-store.js';
 import { BerthError } from '../../errors.js';
-import { loadManifest, manifestContainers, type Manifest } from '../../plan/manifest.js';
+import { loadManifest, type Manifest } from '../../plan/manifest.js';
+import { manifestContainers } from '../../plan/manifest-containers.js';
 import { planIsEmpty, planToJson, type Plan, type PlanChange } from '../../plan/planner.js';
 import type { CliContext } from '../cli-context.js';
 import { paint } from '../output.js';
