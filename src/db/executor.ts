@@ -13,6 +13,12 @@ export interface QueryRunner {
 
 export type Backend = 'sqlite' | 'postgres';
 
+/** How a write transaction commits. */
+export interface WriteOptions {
+  /** false: the commit survives a crash of the process but maybe not of the machine. */
+  durable?: boolean;
+}
+
 /**
  * The storage boundary. The engine holds every rule; an executor only runs statements,
  * in transactions, and maps driver errors to BerthError codes.
@@ -21,8 +27,11 @@ export interface Executor {
   readonly backend: Backend;
   /** Where the store lives, for messages (a file path or a redacted URL). */
   readonly location: string;
-  /** One write transaction (SQLite: BEGIN IMMEDIATE), serialised with every other call. */
-  write<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
+  /**
+   * One write transaction (SQLite: BEGIN IMMEDIATE), serialised with every other call.
+   * `durable: false` may commit without waiting for the disk (see LockStore).
+   */
+  write<T>(fn: (tx: QueryRunner) => Promise<T>, opts?: WriteOptions): Promise<T>;
   /** One read transaction: a consistent snapshot across several statements. */
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
   /** A single-statement read outside any explicit transaction. */

@@ -20,5 +20,10 @@ function sortKeys(value: unknown): unknown {
 
 /** sha256 of a document's canonical JSON, hex. */
 export function documentChecksum(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return sha256(canonicalJson(value));
+}
+
+/** sha256 of a text, hex. */
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

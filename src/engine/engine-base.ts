@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Executor, QueryRunner } from '../db/executor.js';
+import type { Executor, QueryRunner, WriteOptions } from '../db/executor.js';
 import { BerthError } from '../errors.js';
 import { appendEvent, type NewEvent } from './journal.js';
 
@@ -54,11 +54,11 @@ export abstract class EngineBase {
    * One write transaction; `now` is read once from the store's clock. Inside
    * Store.transaction the call joins that transaction instead, and a failure dooms it.
    */
-  protected write<T>(fn: (tx: QueryRunner, now: number) => Promise<T>): Promise<T> {
+  protected write<T>(fn: (tx: QueryRunner, now: number) => Promise<T>, opts?: WriteOptions): Promise<T> {
     this.assertOpen();
     const open = this.joined();
     if (open) return this.joinedCall(open, () => fn(open.tx, open.now), true);
-    return this.committed(this.ctx.exec.write((tx) => fn(tx, this.ctx.clock())));
+    return this.committed(this.ctx.exec.write((tx) => fn(tx, this.ctx.clock()), opts));
   }
 
   /** One read transaction (or the open Store.transaction). */

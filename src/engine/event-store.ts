@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import type { QueryRunner } from '../db/executor.js';
 import type { EventRow } from '../db/schema.js';
 import { BerthError } from '../errors.js';
 import { EngineBase } from './engine-base.js';
@@ -87,8 +88,7 @@ export class EventStore extends EngineBase {
   /** The seq of the newest event (0 when there is none). */
   async lastSeq(): Promise<number> {
     this.assertOpen();
-    const row = await this.direct.get(q.lastEventSeq, {});
-    return Number(row?.seq ?? 0);
+    return this.read((tx) => lastSeqIn(tx));
   }
 
   /**
@@ -146,9 +146,7 @@ export class EventStore extends EngineBase {
         const last = Number((await tx.get(q.lastEventSeq, {}))?.seq ?? 0);
         const upTo = await tx.get(q.pruneEventsUpTo, { through: last - maxEvents, before: now - maxAgeMs });
         if (upTo?.seq === null || upTo?.seq === undefined) return 0;
-        // The newest event always stays, so lastSeq never goes back and readers can resume.
-        const through = Math.min(Number(upTo.seq), last - 1);
-        if (through <= 0) return 0;
+        const through = Number(upTo.seq);
         const removed = await tx.run(q.deleteEventsThrough, { through });
         await tx.run(q.putMeta, { key: 'events_pruned_through', value: String(through) });
         return removed;
@@ -167,6 +165,16 @@ export class EventStore extends EngineBase {
     }
     await this.write((tx, now) => this.event(tx, now, event));
   }
+}
+
+/**
+ * The newest seq the journal has reached, inside a transaction: retention may have
+ * emptied the journal, so it is never below what was pruned (seqs never go back).
+ */
+export async function lastSeqIn(tx: QueryRunner): Promise<number> {
+  const row = await tx.get(q.lastEventSeq, {});
+  const pruned = await tx.get(q.getMeta, { key: 'events_pruned_through' });
+  return Math.max(Number(row?.seq ?? 0), pruned ? Number(pruned.value) : 0);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -44,6 +44,14 @@ export interface AcquireOptions {
   pid?: number;
 }
 
+/**
+ * Taking and releasing a lock commit without waiting for the disk (SQLite: synchronous
+ * NORMAL). Only a power loss can lose such a commit, and every lock from before a reboot
+ * is cleared by the refresh after it; the first state write under the lock makes the
+ * acquisition durable anyway. On PostgreSQL, shared by hosts, every commit is durable.
+ */
+export const LOCK_COMMIT = { durable: false } as const;
+
 /** The event namespace of a lock key: a workspace lock belongs to its workspace's namespace. */
 function keyNamespace(key: string): string {
   const m = /^workspace:([^/]*)\//.exec(key);
@@ -74,7 +82,7 @@ export class LockStore extends EngineBase {
     if (row.expires_at !== null && row.expires_at <= now) return 'lease expired';
     if (row.host === this.ctx.host) {
       if (row.boot_id !== this.ctx.bootId) return 'taken before this host rebooted';
-      if (row.pid !== 0 && !isPidAlive(row.pid)) return `holder process ${row.pid} is gone`;
+      if (row.pid !== 0 && row.pid !== process.pid && !isPidAlive(row.pid)) return `holder process ${row.pid} is gone`;
     }
     return undefined;
   }
@@ -197,7 +205,9 @@ export class LockStore extends EngineBase {
     this.assertOpen();
     assertNonEmpty(key, 'lock key');
     assertAcquireOptions(opts);
-    return this.withLockWait(opts.timeoutMs, () => this.write((tx, now) => this.acquireIn(tx, now, key, opts)));
+    return this.withLockWait(opts.timeoutMs, () =>
+      this.write((tx, now) => this.acquireIn(tx, now, key, opts), LOCK_COMMIT),
+    );
   }
 
   /**
@@ -216,7 +226,7 @@ export class LockStore extends EngineBase {
         type: 'lock.release',
         subject: { kind: 'lock', id: row.id, name: key },
       });
-    });
+    }, LOCK_COMMIT);
   }
 
   /** The row of `key` if `lockId` holds it; NOT_LOCKED or LOCK_ID_MISMATCH otherwise. */
@@ -248,7 +258,7 @@ export class LockStore extends EngineBase {
       const expiresAt = row.ttl_ms === null ? null : now + row.ttl_ms;
       if (expiresAt !== null) await tx.run(q.renewLock, { key, id: lockId, expiresAt });
       return this.toLockInfo({ ...row, expires_at: expiresAt }, now);
-    });
+    }, LOCK_COMMIT);
   }
 
   /**

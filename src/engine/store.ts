@@ -8,7 +8,7 @@ import { ObjectStore } from './object-store.js';
 import * as q from './object-queries.js';
 import * as wq from './workspace-queries.js';
 import { WorkspaceStore, type WorkspaceInfo } from './workspace-store.js';
-import { EventStore } from './event-store.js';
+import { EventStore, lastSeqIn } from './event-store.js';
 import { toContainer, toPod, toVolume } from './row-mappers.js';
 import type { Container, Pod, Volume } from './types.js';
 
@@ -110,7 +110,7 @@ export class Store extends ObjectStore {
     this.assertOpen();
     const ns = { ns: this.ctx.namespace };
     return this.read(async (tx) => {
-      const seq = Number((await tx.get(q.lastEventSeq, {}))?.seq ?? 0);
+      const seq = await lastSeqIn(tx);
       const containers = (await tx.all(q.allContainers, ns)).map(toContainer);
       const pods = (await tx.all(q.allPods, ns)).map(toPod);
       const volumes = (await tx.all(q.allVolumes, ns)).map(toVolume);

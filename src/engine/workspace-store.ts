@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { QueryRunner } from '../db/executor.js';
 import type { WorkspaceRow } from '../db/schema.js';
 import { BerthError } from '../errors.js';
-import { canonicalJson, documentChecksum } from './canonical-json.js';
+import { canonicalJson, sha256 } from './canonical-json.js';
 import { EngineBase, type EngineContext } from './engine-base.js';
 import type { LockInfo, LockStore, AcquireOptions } from './lock-store.js';
-import { assertAcquireOptions } from './lock-store.js';
+import { assertAcquireOptions, LOCK_COMMIT } from './lock-store.js';
 import { parseStored } from './row-mappers.js';
 import { assertNonEmpty, assertPlainObject, toJson } from './validate.js';
 import * as q from './workspace-queries.js';
@@ -98,11 +98,12 @@ function isEmptyState(stateJson: string | null): boolean {
 }
 
 /** Validates a state document and returns its stored text and checksum. */
-function encodeState(state: unknown): { text: string | null; checksum: string | null } {
-  if (state === null) return { text: null, checksum: null };
-  const text = toJson(state, 'workspace state');
-  const doc: unknown = JSON.parse(text);
-  return { text: canonicalJson(doc), checksum: documentChecksum(doc) };
+function encodeState(state: unknown): { text: string | null; checksum: string | null; doc: unknown } {
+  if (state === null) return { text: null, checksum: null, doc: null };
+  // Round-trip through JSON: what is stored is exactly what JSON can carry.
+  const doc: unknown = JSON.parse(toJson(state, 'workspace state'));
+  const text = canonicalJson(doc);
+  return { text, checksum: sha256(text), doc };
 }
 
 /**
@@ -320,6 +321,7 @@ export class WorkspaceStore extends EngineBase {
         serial: row.serial + 1,
         text: encoded.text,
         checksum: encoded.checksum,
+        doc: encoded.doc,
         operation: opts.operation ?? 'write',
         who: opts.who ?? this.ctx.actor,
         eventType: 'workspace.state.write',
@@ -340,6 +342,8 @@ export class WorkspaceStore extends EngineBase {
       who: string;
       eventType: string;
       data?: Record<string, unknown>;
+      /** The document itself, when the caller has it parsed already. */
+      doc?: unknown;
     },
   ): Promise<WorkspaceState> {
     const key = { ns: row.namespace, name: row.name };
@@ -371,7 +375,7 @@ export class WorkspaceStore extends EngineBase {
     return {
       lineage: v.lineage,
       serial: v.serial,
-      state: v.text === null ? null : JSON.parse(v.text),
+      state: v.doc !== undefined ? v.doc : v.text === null ? null : JSON.parse(v.text),
       checksum: v.checksum,
       updatedAt: new Date(now).toISOString(),
     };
@@ -529,7 +533,7 @@ export class WorkspaceStore extends EngineBase {
       this.write(async (tx, now) => {
         await this.load(tx, name);
         return this.locks.acquireIn(tx, now, workspaceLockKey(ns, name), opts, `workspace ${name}`);
-      }),
+      }, LOCK_COMMIT),
     );
   }
 

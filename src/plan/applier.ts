@@ -1,3 +1,4 @@
+import { documentChecksum } from '../engine/canonical-json.js';
 import { WORKSPACE_LABEL } from '../engine/object-input.js';
 import type { Store } from '../engine/store.js';
 import type { ContainerConfig } from '../engine/types.js';
@@ -57,6 +58,19 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
         details: { digest: plan.digest },
       },
     );
+  }
+  for (const c of plan.changes) {
+    for (const side of [c.before, c.after]) {
+      if (side && documentChecksum(side.spec) !== side.digest) {
+        throw new BerthError(
+          'PLAN_INVALID',
+          `the plan was altered after it was made: ${c.key} does not match its digest; make a new plan`,
+          {
+            details: { key: c.key },
+          },
+        );
+      }
+    }
   }
   const blocked = plan.changes.find((c) => c.blocked?.reason === 'name_conflict');
   if (blocked) {

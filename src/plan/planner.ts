@@ -134,10 +134,21 @@ export function asStackState(state: unknown): StackState | null {
   return null;
 }
 
-/** The digest of a plan: sha256 of its canonical JSON without the digest itself. */
+/**
+ * The digest of a plan: sha256 of its canonical JSON without the digest itself, where
+ * each spec stands for itself by its own digest (apply checks specs against them), so
+ * hashing a 10,000-object plan does not serialise every spec twice.
+ */
 export function planDigest(plan: Omit<Plan, 'digest'> & { digest?: string }): string {
   const { digest: _digest, ...content } = plan;
-  return documentChecksum(content);
+  return documentChecksum({
+    ...content,
+    changes: content.changes.map((c) => ({
+      ...c,
+      before: c.before && { id: c.before.id, digest: c.before.digest },
+      after: c.after && { digest: c.after.digest },
+    })),
+  });
 }
 
 const EMPTY_SUMMARY = (): Plan['summary'] => ({ create: 0, update: 0, replace: 0, delete: 0, noop: 0, blocked: 0 });
@@ -173,7 +184,7 @@ export async function makePlan(
     after: StackObject | null,
     extra: Partial<PlanChange> = {},
   ): PlanChange => {
-    const fields = before && after ? changedFields(before.spec, after.spec) : [];
+    const fields = before && after && before.digest !== after.digest ? changedFields(before.spec, after.spec) : [];
     const c: PlanChange = {
       key,
       kind,

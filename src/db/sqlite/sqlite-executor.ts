@@ -3,7 +3,7 @@ import { Kysely, DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryComp
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
 import { statSync } from 'node:fs';
-import type { Executor, QueryRunner, StorageReport } from '../executor.js';
+import type { Executor, QueryRunner, StorageReport, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
 import type { Database } from '../schema.js';
 
@@ -39,6 +39,8 @@ export class SqliteExecutor implements Executor {
   private readonly beginRead: BetterSqlite3.Statement;
   private readonly commit: BetterSqlite3.Statement;
   private readonly rollback: BetterSqlite3.Statement;
+  private readonly syncNormal: BetterSqlite3.Statement;
+  private readonly syncFull: BetterSqlite3.Statement;
   private readonly tx: QueryRunner;
   private busy = false;
   private readonly waiting: Array<() => void> = [];
@@ -54,6 +56,8 @@ export class SqliteExecutor implements Executor {
     this.beginRead = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
+    this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.syncFull = db.prepare('PRAGMA synchronous = FULL');
     this.tx = {
       all: (q, p) => this.runAll(q, p),
       get: (q, p) => this.runGet(q, p),
@@ -66,8 +70,8 @@ export class SqliteExecutor implements Executor {
     };
   }
 
-  write<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
-    return this.transaction(this.beginImmediate, fn);
+  write<T>(fn: (tx: QueryRunner) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
+    return this.transaction(this.beginImmediate, fn, opts.durable === false);
   }
 
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
@@ -118,11 +122,17 @@ export class SqliteExecutor implements Executor {
     this.release();
   }
 
-  private async transaction<T>(begin: BetterSqlite3.Statement, fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+  private async transaction<T>(
+    begin: BetterSqlite3.Statement,
+    fn: (tx: QueryRunner) => Promise<T>,
+    relaxed = false,
+  ): Promise<T> {
     if (this.busy) await this.waitTurn();
     else this.busy = true;
     try {
       this.assertOpen();
+      // NORMAL in WAL mode: the commit survives a process crash; a power loss may lose it.
+      if (relaxed) this.syncNormal.run();
       try {
         begin.run();
       } catch (err) {
@@ -137,6 +147,7 @@ export class SqliteExecutor implements Executor {
         throw mapDriverError(err, this.location);
       }
     } finally {
+      if (relaxed && !this.closed) this.syncFull.run();
       this.release();
     }
   }
