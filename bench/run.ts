@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchSizes, formatHeader, writeResults } from './harness.js';
+import { runBackendsBench } from './backends.js';
 import { runCliBench } from './cli-start.js';
 import { runEventsBench } from './events.js';
 import { runLocksBench } from './locks.js';
@@ -15,6 +16,8 @@ import { runPlanBench } from './plan.js';
  *   cli              cold start of `berth ps -a` vs a bare-node floor (runs `npm run build`
  *                    first when dist/ is older than src/)
  *   plan             loadManifest, plan, apply and no-change plan of 10,000 objects
+ *   backends         objects and lock cycles on SQLite and PostgreSQL side by side (local
+ *                    socket, else 127.0.0.1; BENCH_PG_URL overrides)
  *   --quick          objects: stores of 1k and 10k containers only (default: 1k, 10k, 100k);
  *                    the other benches: fewer rounds
  *   --strict         exit 1 when an operation misses its target
@@ -36,6 +39,8 @@ const BENCHES = {
     runPlanBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
   events: async (_sizes: number[], dataDir: string, quick: boolean) =>
     runEventsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  backends: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runBackendsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

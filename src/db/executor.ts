@@ -36,8 +36,14 @@ export interface Executor {
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
   /** A single-statement read outside any explicit transaction. */
   readonly direct: QueryRunner;
-  /** Resolves when new events may have been committed (PostgreSQL: LISTEN/NOTIFY), or after `ms`. */
-  waitForEvents?(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when new events may have been committed (PostgreSQL: LISTEN/NOTIFY), or after
+   * `ms`; at once when a notification came after `seen` (a count from notificationsSeen),
+   * so one that arrives between a read and the wait is not lost.
+   */
+  waitForEvents?(ms: number, signal?: AbortSignal, seen?: number): Promise<void>;
+  /** How many event notifications this executor has received so far. */
+  notificationsSeen?(): number;
   /** Storage facts for `berth doctor`: checks the database itself, changes nothing. */
   inspect(): Promise<StorageReport>;
   close(): Promise<void>;

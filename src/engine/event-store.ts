@@ -102,6 +102,7 @@ export class EventStore extends EngineBase {
     let since = opts.since ?? (await this.lastSeq());
     const pollMs = opts.pollMs ?? 100;
     while (!opts.signal?.aborted && !this.ctx.closed) {
+      const seen = this.ctx.exec.notificationsSeen?.();
       const batch = await this.list({ since, limit: PAGE, ...(opts.types ? { types: opts.types } : {}) });
       for (const event of batch) {
         if (opts.signal?.aborted) return;
@@ -110,7 +111,7 @@ export class EventStore extends EngineBase {
       }
       if (batch.length === 0) {
         const exec = this.ctx.exec;
-        await (exec.waitForEvents ? exec.waitForEvents(pollMs * 10, opts.signal) : sleep(pollMs, opts.signal));
+        await (exec.waitForEvents ? exec.waitForEvents(pollMs * 10, opts.signal, seen) : sleep(pollMs, opts.signal));
       }
     }
   }

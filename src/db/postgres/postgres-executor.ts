@@ -84,6 +84,7 @@ export class PostgresExecutor implements Executor {
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
+  private notifications = 0;
   private closed = false;
 
   constructor(private readonly config: PostgresConfig) {
@@ -185,8 +186,14 @@ export class PostgresExecutor implements Executor {
   }
 
   /** Resolves on the next committed event (LISTEN/NOTIFY), or after `ms` at the latest. */
-  waitForEvents(ms: number, signal?: AbortSignal): Promise<void> {
+  notificationsSeen(): number {
     this.startListening();
+    return this.notifications;
+  }
+
+  waitForEvents(ms: number, signal?: AbortSignal, seen?: number): Promise<void> {
+    this.startListening();
+    if (seen !== undefined && this.notifications > seen) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -205,6 +212,7 @@ export class PostgresExecutor implements Executor {
     const client = new pg.Client({ connectionString: this.config.url, types });
     this.listener = client;
     client.on('notification', () => {
+      this.notifications++;
       for (const wake of [...this.waiters]) wake();
     });
     client.on('error', () => {

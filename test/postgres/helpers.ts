@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { afterAll, describe, it, onTestFinished } from 'vitest';
+import type { BerthStore } from '../../src/index.js';
+import { dropFreeSchemas, pgUrl, postgresFactory } from '../helpers/store-factory.js';
+
+/*
+ * Helpers of the PostgreSQL suites (test/postgres): every suite runs only when
+ * BERTH_TEST_PG_URL names a server, and is reported as skipped, with the reason, when it
+ * does not.
+ */
+
+export const SKIP_MESSAGE = 'skipped: set BERTH_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run it';
+
+/** A describe block that runs only with BERTH_TEST_PG_URL set; otherwise one visible skipped test. */
+export function describePg(name: string, body: (url: string) => void): void {
+  const url = pgUrl;
+  if (url) {
+    describe(name, () => {
+      afterAll(dropFreeSchemas);
+      body(url);
+    });
+  } else {
+    describe(name, () => {
+      it.skip(SKIP_MESSAGE, () => {});
+    });
+  }
+}
+
+/** The URL and schema of a store opened by postgresFactory. */
+export function pgTarget(store: BerthStore): { url: string; schema: string } {
+  const { url, schema } = postgresFactory.target(store);
+  if (url === undefined || schema === undefined) throw new Error('not a PostgreSQL store of postgresFactory');
+  return { url, schema };
+}
+
+/** Runs `fn` with a raw pg client on `url`, closed afterwards. */
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A raw client left open until the current test finishes. */
+export async function openClient(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  onTestFinished(async () => {
+    await client.end().catch(() => undefined);
+  });
+  return client;
+}
+
+/**
+ * A schema name no store uses yet (nothing is created): dropped when the current test
+ * passes, kept as evidence when it fails.
+ */
+export function freshSchema(url: string, prefix = 'tp'): string {
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+  onTestFinished(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') return;
+    await withClient(url, (c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+  });
+  return schema;
+}
+
+/** `url` with `?schema=NAME` (keeping any other query parameters). */
+export function urlWithSchema(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('schema', schema);
+  return u.toString();
+}
+
+/** Whether a schema exists in the database. */
+export async function schemaExists(url: string, schema: string): Promise<boolean> {
+  return withClient(url, async (c) => {
+    const r = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    return r.rowCount === 1;
+  });
+}
+
+/**
+ * Waits until some session LISTENs on the event channel of `schema` (a follower's
+ * listener connects in the background), so a NOTIFY sent afterwards reaches it.
+ */
+export async function waitForListener(url: string, schema: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await withClient(url, async (c) => {
+    for (;;) {
+      const r = await c.query("SELECT 1 FROM pg_stat_activity WHERE state = 'idle' AND query = $1", [
+        `LISTEN "berth_events_${schema}"`,
+      ]);
+      if (r.rowCount! > 0) return;
+      if (Date.now() > deadline) throw new Error(`no session listens on berth_events_${schema} after ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Message = Record<string, unknown>;
+
+/**
+ * A TypeScript child process (run with tsx) that prints one JSON document per line; it
+ * is killed when the current test finishes.
+ */
+export class LineWorker {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly messages: Message[] = [];
+  private readonly waiters: Array<() => void> = [];
+  private stderr = '';
+  done = false;
+
+  constructor(file: string, args: string[]) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.messages.push(JSON.parse(line) as Message);
+      } catch {
+        this.stderr += `(stdout) ${line}\n`;
+      }
+      this.wake();
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.done = true;
+        this.wake();
+        resolve({ code, signal });
+      });
+    });
+    onTestFinished(() => {
+      if (!this.done) this.child.kill('SIGKILL');
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The first unread message `match` accepts; fails on a fatal/error message, on exit, or after `timeoutMs`. */
+  async next(match: (m: Message) => boolean, timeoutMs = 40_000): Promise<Message> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.messages.findIndex((m) => match(m) || 'fatal' in m || 'error' in m);
+      if (i >= 0) {
+        const [m] = this.messages.splice(i, 1);
+        if (!match(m!)) throw new Error(`worker failed: ${JSON.stringify(m)}\n${this.stderr}`);
+        return m!;
+      }
+      if (this.done) throw new Error(`worker exited without the expected message\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`worker sent no expected message in ${timeoutMs} ms\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(line + '\n');
+  }
+
+  endInput(): void {
+    this.child.stdin!.end();
+  }
+
+  get errorOutput(): string {
+    return this.stderr;
+  }
+}
