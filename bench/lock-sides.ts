@@ -24,7 +24,9 @@ import { applyMigrationFile, openRawDatabase } from './harness.js';
  *   berth    store.workspaces.lock / readState / writeState({ lockId }) / unlock
  *   raw      the statements berth runs for those four calls (traced from the executor,
  *            src/engine/workspace-queries.ts), in the same transactions: BEGIN IMMEDIATE
- *            for lock, write and unlock, a deferred BEGIN for the read
+ *            for lock, write and unlock, a deferred BEGIN for the read; lock and unlock
+ *            commit with synchronous=NORMAL like berth's (lock-store.ts LOCK_COMMIT,
+ *            sqlite-executor.ts: PRAGMA synchronous = NORMAL before BEGIN, FULL after)
  *   raw-1tx  (floor) one BEGIN IMMEDIATE transaction: read, update, history, event
  *   files    Terraform's local backend / Pulumi's file backend: a lock file created with
  *            O_EXCL holding the lock info, a state file per workspace replaced by
@@ -122,6 +124,8 @@ function rawStatements(db: BetterSqlite3.Database) {
     beginRead: db.prepare('BEGIN'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
+    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    syncFull: db.prepare('PRAGMA synchronous = FULL'),
     getWorkspace: db.prepare<[string, string], WorkspaceRow & { checksum: string | null }>(
       'SELECT namespace, name, lineage, serial, state_json, checksum, created_at, updated_at FROM workspaces WHERE namespace = ? AND name = ?',
     ),
@@ -187,6 +191,19 @@ class RawSide implements LockSide {
     }
   }
 
+  /**
+   * A lock or unlock transaction, committed like berth's LOCK_COMMIT writes: synchronous
+   * NORMAL around it (WAL: no fsync at commit), back to FULL afterwards, failed or not.
+   */
+  private lockTx<T>(fn: () => T): T {
+    this.s.syncNormal.run();
+    try {
+      return this.tx(fn);
+    } finally {
+      this.s.syncFull.run();
+    }
+  }
+
   createWorkspace(ws: string): Promise<void> {
     const now = Date.now();
     this.tx(() => {
@@ -204,7 +221,7 @@ class RawSide implements LockSide {
 
   private acquire(ws: string): string {
     const key = `workspace:/${ws}`;
-    return this.tx(() => {
+    return this.lockTx(() => {
       const now = Date.now();
       this.load(ws);
       if (this.s.getLock.get(key)) throw new Held();
@@ -241,7 +258,7 @@ class RawSide implements LockSide {
 
   private release(ws: string, lockId: string): void {
     const key = `workspace:/${ws}`;
-    this.tx(() => {
+    this.lockTx(() => {
       const now = Date.now();
       const row = this.s.getLock.get(key);
       if (row?.id !== lockId) throw new Error('LOCK_ID_MISMATCH');

@@ -296,7 +296,7 @@ export async function runLocksBench(opts: LocksBenchOptions): Promise<LocksRepor
 
 const SIDE_NOTES: Record<SideName, string> = {
   berth: 'store.workspaces lock/readState/writeState/unlock',
-  raw: "berth's statements, same 3 write txs + 1 read tx",
+  raw: "berth's statements, same 3 write txs + 1 read tx; lock/unlock at synchronous=NORMAL",
   'raw-1tx': 'floor: one BEGIN IMMEDIATE read-modify-write, no lock row',
   files: 'lock file (O_EXCL) + tmp/fsync/rename/dir-fsync + .backup',
 };

@@ -13,8 +13,9 @@ import { runPlanBench } from './plan.js';
  * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan]`.
  *   objects          object store vs raw better-sqlite3 (bench/objects.ts)
  *   locks            workspace lock cycles vs raw and vs lock-file + state-file backends
- *   cli              cold start of `berth ps -a` vs a bare-node floor (runs `npm run build`
- *                    first when dist/ is older than src/)
+ *   cli              cold start of `node dist/bin/berth.js ps -a` (the bundled bin) vs a
+ *                    bare-node floor, and the files it loads (runs `npm run build` first
+ *                    when dist/bin or dist/ is older than src/)
  *   plan             loadManifest, plan, apply and no-change plan of 10,000 objects
  *   backends         objects and lock cycles on SQLite and PostgreSQL side by side (local
  *                    socket, else 127.0.0.1; BENCH_PG_URL overrides)
