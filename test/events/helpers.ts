@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, onTestFinished } from 'vitest';
 import { openStore, type BerthEvent, type BerthStore, type OpenStoreOptions } from '../../src/index.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/http-server.js';
-import { tempDir } from '../helpers/store-factory.js';
+import { sqliteFactory, tempDir, type StoreFactory } from '../helpers/store-factory.js';
 
 /*
  * Helpers of the event-journal suite (DESIGN.md §6): stores owned by the test, child
@@ -21,14 +21,33 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(REPO_ROOT, 'dist', 'bin', 'berth.js');
 export const WRITER = fileURLToPath(new URL('./workers/writer.ts', import.meta.url));
 
-/** A fresh store (with plan/apply) in its own temp folder, closed when the test ends. */
+let factory: StoreFactory | undefined;
+
+/** Runs the suites of this folder on another backend (set once per test file). */
+export function useFactory(f: StoreFactory): void {
+  factory = f;
+}
+
+/**
+ * A fresh store (with plan/apply), closed when the test ends: on the backend chosen with
+ * useFactory, else in its own temp folder (`dir`).
+ */
 export async function openEvents(
   opts: Omit<OpenStoreOptions, 'path' | 'url'> = {},
   dir = tempDir('berth-events-'),
 ): Promise<BerthStore> {
+  if (factory) return factory.open({ actor: 'tester@events', ...opts });
   const store = await openStore({ actor: 'tester@events', ...opts, path: join(dir, 'berth.db') });
   onTestFinished(() => store.close());
   return store;
+}
+
+/** Another handle on the same store, closed when the test ends. */
+export async function reopenEvents(
+  store: BerthStore,
+  opts: Omit<OpenStoreOptions, 'path' | 'url'> = {},
+): Promise<BerthStore> {
+  return (factory ?? sqliteFactory).reopen(store, { actor: 'tester@events', ...opts });
 }
 
 /**

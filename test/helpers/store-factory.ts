@@ -165,10 +165,14 @@ async function resetSchema(url: string, schema: string): Promise<void> {
   await (async (c: pg.Client) => {
     await c.query('BEGIN');
     await c.query('SET LOCAL synchronous_commit = off');
-    for (const t of BERTH_TABLES) await c.query(`DELETE FROM "${schema}".${t}`);
-    for (const seq of ['events_seq_seq', 'containers_rowid_seq', 'pods_rowid_seq', 'volumes_rowid_seq']) {
+    // A fresh store's journal holds its migrations: keep those, drop the rest.
+    for (const t of BERTH_TABLES) {
+      await c.query(`DELETE FROM "${schema}".${t}${t === 'events' ? " WHERE type <> 'store.migrate'" : ''}`);
+    }
+    for (const seq of ['containers_rowid_seq', 'pods_rowid_seq', 'volumes_rowid_seq']) {
       await c.query(`ALTER SEQUENCE "${schema}".${seq} RESTART`);
     }
+    await c.query(`SELECT setval('"${schema}".events_seq_seq', (SELECT max(seq) FROM "${schema}".events))`);
     await c.query(`INSERT INTO "${schema}".berth_meta (key, value) VALUES ('write_lock', '')`);
     await c.query('COMMIT');
   })(await adminClient(url));

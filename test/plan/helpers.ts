@@ -13,7 +13,7 @@ import {
   type Pod,
   type Volume,
 } from '../../src/index.js';
-import { tempDir } from '../helpers/store-factory.js';
+import { sqliteFactory, type StoreFactory } from '../helpers/store-factory.js';
 
 /*
  * Helpers of the plan/apply suite. Every test owns its store (a temp file removed when
@@ -25,21 +25,24 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const EXAMPLES = join(REPO_ROOT, 'test', 'fixtures', 'examples');
 export const WS_LABEL = 'berth.workspace';
 
-/** A fresh store owned by the current test, with the plan/apply layer. */
-export async function openBerth(opts: Omit<OpenStoreOptions, 'path' | 'url'> = {}): Promise<BerthStore> {
-  const store = await openStore({ ...opts, path: join(tempDir('berth-plan-'), 'berth.db') });
-  onTestFinished(() => store.close());
-  return store;
+let factory: StoreFactory = sqliteFactory;
+
+/** Runs the suites of this folder on another backend (set once per test file). */
+export function useFactory(f: StoreFactory): void {
+  factory = f;
 }
 
-/** Another handle on the same store file (another "client"), closed when the test ends. */
+/** A fresh store owned by the current test, with the plan/apply layer. */
+export async function openBerth(opts: Omit<OpenStoreOptions, 'path' | 'url'> = {}): Promise<BerthStore> {
+  return factory.open(opts);
+}
+
+/** Another handle on the same store (another "client"), closed when the test ends. */
 export async function reopenBerth(
   store: BerthStore,
   opts: Omit<OpenStoreOptions, 'path' | 'url'> = {},
 ): Promise<BerthStore> {
-  const other = await openStore({ ...opts, path: store.location });
-  onTestFinished(() => other.close());
-  return other;
+  return factory.reopen(store, opts);
 }
 
 /** A manifest from YAML text (indentation of the first line is removed from every line). */
