@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
-import { defineQuery, param } from '../db/query.js';
+import { sql, type Kysely } from 'kysely';
+import { defineQuery, param, type QueryDef } from '../db/query.js';
+import type { ContainerRow, PodRow } from '../db/schema.js';
 
 /*
  * Every statement of the object store, built once with kysely and cached as a prepared
@@ -9,6 +10,42 @@ import { defineQuery, param } from '../db/query.js';
 
 /** `namespace` filter of a handle: '' sees every namespace. */
 const inNamespace = () => sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR namespace = ${param('ns')})`;
+
+/**
+ * The whole lookup precedence of containers and pods in one statement, so it reads one
+ * snapshot: rank 0 is the full id, rank 1 the exact name, rank 2 up to two literal
+ * id-prefix matches (LIMIT a literal: a bound LIMIT makes SQLite re-plan every call).
+ */
+function rankedLookup<R>(
+  name: string,
+  table: 'containers' | 'pods',
+  columns: readonly string[],
+): QueryDef<R & { rank: number }> {
+  return defineQuery(name, (typed) => {
+    // The two tables share these columns; kysely cannot type a query over either one.
+    const db = typed as unknown as Kysely<Record<string, Record<string, unknown>>>;
+    const ranked = (rank: number) =>
+      db
+        .selectFrom(table)
+        .select([sql<number>`${sql.lit(rank)}`.as('rank'), ...columns])
+        .where(inNamespace);
+    return ranked(0)
+      .where('id', '=', param('x'))
+      .unionAll(ranked(1).where('name', '=', param('x')))
+      .unionAll(
+        db
+          .selectFrom(
+            ranked(2)
+              .where('id', '>', param('x'))
+              .where('id', '<', param('hi'))
+              .orderBy('id')
+              .limit(sql.lit(2))
+              .as('prefixed'),
+          )
+          .selectAll() as never,
+      ) as never;
+  });
+}
 
 // --- meta ---
 export const getMeta = defineQuery('getMeta', (db) =>
@@ -49,43 +86,13 @@ export const deleteObjectId = defineQuery('deleteObjectId', (db) =>
 
 // --- containers ---
 const containerColumns = ['id', 'name', 'namespace', 'pod_id', 'config_json', 'state_json'] as const;
+/** The columns every container read returns. */
+export type ContainerRecord = Pick<ContainerRow, (typeof containerColumns)[number]>;
 
 export const getContainer = defineQuery('getContainer', (db) =>
   db.selectFrom('containers').select(containerColumns).where('id', '=', param('id')),
 );
-/**
- * The whole lookup precedence in one statement, so it reads one snapshot: rank 0 is the
- * full id, rank 1 the exact name, rank 2 up to two literal id-prefix matches.
- */
-export const lookupContainer = defineQuery('lookupContainer', (db) =>
-  db
-    .selectFrom('containers')
-    .select([sql<number>`0`.as('rank'), ...containerColumns])
-    .where('id', '=', param('x'))
-    .where(inNamespace)
-    .unionAll(
-      db
-        .selectFrom('containers')
-        .select([sql<number>`1`.as('rank'), ...containerColumns])
-        .where('name', '=', param('x'))
-        .where(inNamespace),
-    )
-    .unionAll(
-      db
-        .selectFrom((sub) =>
-          sub
-            .selectFrom('containers')
-            .select([sql<number>`2`.as('rank'), ...containerColumns])
-            .where('id', '>', param('x'))
-            .where('id', '<', param('hi'))
-            .where(inNamespace)
-            .orderBy('id')
-            .limit(sql.lit(2))
-            .as('prefixed'),
-        )
-        .selectAll(),
-    ),
-);
+export const lookupContainer = rankedLookup<ContainerRecord>('lookupContainer', 'containers', containerColumns);
 export const allContainers = defineQuery('allContainers', (db) =>
   db
     .selectFrom('containers')
@@ -222,40 +229,13 @@ export const deleteAllExitCodes = defineQuery('deleteAllExitCodes', (db) => db.d
 
 // --- pods ---
 const podColumns = ['id', 'name', 'namespace', 'config_json', 'state_json'] as const;
+/** The columns every pod read returns. */
+export type PodRecord = Pick<PodRow, (typeof podColumns)[number]>;
 
 export const getPod = defineQuery('getPod', (db) =>
   db.selectFrom('pods').select(podColumns).where('id', '=', param('id')),
 );
-/** Same precedence as {@link lookupContainer}. */
-export const lookupPod = defineQuery('lookupPod', (db) =>
-  db
-    .selectFrom('pods')
-    .select([sql<number>`0`.as('rank'), ...podColumns])
-    .where('id', '=', param('x'))
-    .where(inNamespace)
-    .unionAll(
-      db
-        .selectFrom('pods')
-        .select([sql<number>`1`.as('rank'), ...podColumns])
-        .where('name', '=', param('x'))
-        .where(inNamespace),
-    )
-    .unionAll(
-      db
-        .selectFrom((sub) =>
-          sub
-            .selectFrom('pods')
-            .select([sql<number>`2`.as('rank'), ...podColumns])
-            .where('id', '>', param('x'))
-            .where('id', '<', param('hi'))
-            .where(inNamespace)
-            .orderBy('id')
-            .limit(sql.lit(2))
-            .as('prefixed'),
-        )
-        .selectAll(),
-    ),
-);
+export const lookupPod = rankedLookup<PodRecord>('lookupPod', 'pods', podColumns);
 export const allPods = defineQuery('allPods', (db) =>
   db
     .selectFrom('pods')

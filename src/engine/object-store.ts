@@ -1,6 +1,6 @@
 import type { QueryRunner } from '../db/executor.js';
 import { EngineBase } from './engine-base.js';
-import type { ContainerRow, PodRow, VolumeRow } from '../db/schema.js';
+import type { VolumeRow } from '../db/schema.js';
 import { BerthError } from '../errors.js';
 import {
   assertArgumentNamespace,
@@ -15,6 +15,7 @@ import {
   volumeName,
 } from './object-input.js';
 import * as q from './object-queries.js';
+import type { ContainerRecord, PodRecord } from './object-queries.js';
 import { parseStored, toContainer, toPod, toVolume } from './row-mappers.js';
 import {
   DB_CONFIG_FIELDS,
@@ -30,8 +31,6 @@ import {
 } from './types.js';
 import { assertNonEmpty, assertObjectName, assertPlainObject, toJson } from './validate.js';
 
-type ContainerRecord = Pick<ContainerRow, 'id' | 'name' | 'namespace' | 'pod_id' | 'config_json' | 'state_json'>;
-type PodRecord = Pick<PodRow, 'id' | 'name' | 'namespace' | 'config_json' | 'state_json'>;
 type VolumeRecord = Pick<VolumeRow, 'name' | 'namespace' | 'config_json' | 'state_json'>;
 
 const EXIT_CODE_RETENTION_MS = 5 * 60 * 1000;
