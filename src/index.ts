@@ -1,4 +1,4 @@
-export { openStore, copyStoreTo, type OpenStoreOptions } from './open-store.js';
+export { openStore, copyStoreTo, restoreStore, type OpenStoreOptions } from './open-store.js';
 export type { CopyReport } from './migrate/copy-store.js';
 export { Store } from './engine/store.js';
 export { BerthStore } from './berth-store.js';
@@ -32,5 +32,5 @@ export type {
   StateExport,
   WriteStateOptions,
 } from './engine/workspace-store.js';
-export type { Snapshot, DiagnosisReport } from './engine/store.js';
+export type { Snapshot, DiagnosisReport, RepairReport } from './engine/store.js';
 export type { ListEventsOptions } from './engine/event-store.js';

@@ -1,4 +1,7 @@
-import { hostname, userInfo } from 'node:os';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Store } from './engine/store.js';
 import { openSqliteDatabase } from './db/sqlite/open-sqlite.js';
 import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
 import type { Executor } from './db/executor.js';
@@ -30,6 +33,8 @@ export interface OpenStoreOptions {
   actor?: string;
   /** Versions of each workspace's state kept in history (default 1000). */
   historyLimit?: number;
+  /** Run refresh() by itself when the host rebooted since the store last saw it (default true). */
+  refreshAfterReboot?: boolean;
   /** How long and how many events the journal keeps (default 30 days, 1,000,000 events). */
   eventRetention?: { maxAgeMs?: number; maxEvents?: number };
 }
@@ -88,7 +93,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
     },
     shared.migration,
   );
-  if (!readonly) {
+  if (!readonly && opts.refreshAfterReboot !== false) {
     try {
       await store.refreshAfterReboot();
     } catch (err) {
@@ -247,5 +252,68 @@ export async function copyStoreTo(
     }
   } finally {
     await source.release();
+  }
+}
+
+/**
+ * Restores a SQLite store from a backup file. The backup is checked first on a copy —
+ * it must be an intact berth store no newer than this berth (an older one is migrated)
+ * — and the store being replaced is kept as `<store>.before-restore-<time>.db`. Then
+ * every row is replaced in one transaction.
+ * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, INVALID_ARGUMENT (missing file, not SQLite)
+ * @returns where the replaced store was kept
+ */
+export async function restoreStore(store: Store, file: string): Promise<{ keptAs: string }> {
+  const source = resolve(file);
+  if (!existsSync(source)) {
+    throw new BerthError('INVALID_ARGUMENT', `backup ${source} does not exist`, { details: { file: source } });
+  }
+  const work = mkdtempSync(join(tmpdir(), 'berth-restore-'));
+  try {
+    const copy = join(work, 'restore.db');
+    copyFileSync(source, copy);
+    // Checked as it is: no refresh, whatever boot it was taken in.
+    const checked = await openStore({ path: copy, refreshAfterReboot: false }).catch((err: unknown) => {
+      if (err instanceof BerthError && (err.code === 'STORE_CORRUPT' || err.code === 'SCHEMA_TOO_NEW')) {
+        const why =
+          err.code === 'SCHEMA_TOO_NEW'
+            ? 'was written by a newer berth; upgrade berth first'
+            : 'is damaged or is not a berth store';
+        throw new BerthError(err.code, `backup ${source} ${why}; nothing was changed`, {
+          details: { file: source, ...err.details },
+          cause: err,
+        });
+      }
+      throw err;
+    });
+    try {
+      if (checked.migration.from === 0) {
+        throw new BerthError(
+          'STORE_CORRUPT',
+          `${source} is not a berth store (it has no berth schema); nothing was changed`,
+          {
+            details: { file: source },
+          },
+        );
+      }
+      const report = await checked.diagnose();
+      if (report.integrity.join() !== 'ok') {
+        throw new BerthError(
+          'STORE_CORRUPT',
+          `backup ${source} is damaged (${report.integrity.slice(0, 3).join('; ')}); nothing was changed`,
+          {
+            details: { file: source, integrity: report.integrity },
+          },
+        );
+      }
+    } finally {
+      await checked.close();
+    }
+    const keptAs = `${store.location}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}.db`;
+    await store.backup(keptAs);
+    await store.replaceContents(copy, source);
+    return { keptAs };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }

@@ -309,7 +309,19 @@ export function buildProgram(): Command {
   program
     .command('doctor')
     .description('check the store: schema, integrity, references, locks, permissions')
+    .option('--repair', 'after a backup, remove dangling references and stale locks')
     .action(run('admin', 'doctor'));
+  program
+    .command('backup')
+    .description('copy the store into a new file, consistently, while writers go on (SQLite)')
+    .argument('<FILE>', 'the backup file to create')
+    .action(run('admin', 'backup'));
+  program
+    .command('restore')
+    .description('replace the store with a backup (checked first; the old store is kept)')
+    .argument('<FILE>', 'a file written by `berth backup`')
+    .option('--force', 'do not ask for confirmation')
+    .action(run('admin', 'restore'));
   program.command('refresh').description('reset runtime state as after a reboot').action(run('admin', 'refresh'));
   program
     .command('migrate')

@@ -46,6 +46,16 @@ export interface Executor {
   notificationsSeen?(): number;
   /** Storage facts for `berth doctor`: checks the database itself, changes nothing. */
   inspect(): Promise<StorageReport>;
+  /**
+   * SQLite only: a consistent online copy of the store into a new file, taken while
+   * writers go on (SQLite's backup API).
+   */
+  backup?(file: string): Promise<void>;
+  /**
+   * SQLite only: replaces every row of the store with those of `file` (a migrated berth
+   * store of the same schema) in one transaction.
+   */
+  replaceContents?(file: string): Promise<void>;
   close(): Promise<void>;
 }
 

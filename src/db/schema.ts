@@ -147,3 +147,21 @@ export interface Database {
   state_versions: StateVersionRow;
   locks: LockRow;
 }
+
+/** Every table, parents before the tables that reference them. */
+export const TABLES_IN_DEPENDENCY_ORDER = [
+  'berth_migrations',
+  'berth_meta',
+  'object_ids',
+  'pods',
+  'volumes',
+  'containers',
+  'container_dependencies',
+  'container_volumes',
+  'exec_sessions',
+  'exit_codes',
+  'workspaces',
+  'state_versions',
+  'locks',
+  'events',
+] as const satisfies readonly (keyof Database)[];

@@ -402,3 +402,81 @@ export const pruneEventsUpTo = defineQuery('pruneEventsUpTo', (db) =>
 export const deleteEventsThrough = defineQuery('deleteEventsThrough', (db) =>
   db.deleteFrom('events').where('seq', '<=', param<number>('through')),
 );
+
+// --- repair: rows whose references dangle (possible only if foreign keys were off) ---
+export const danglingDependencies = defineQuery('danglingDependencies', (db) =>
+  db
+    .deleteFrom('container_dependencies')
+    .where((eb) =>
+      eb.or([
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('containers')
+              .select('containers.id')
+              .whereRef('containers.id', '=', 'container_dependencies.container_id'),
+          ),
+        ),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('containers')
+              .select('containers.id')
+              .whereRef('containers.id', '=', 'container_dependencies.dependency_id'),
+          ),
+        ),
+      ]),
+    ),
+);
+export const danglingContainerVolumes = defineQuery('danglingContainerVolumes', (db) =>
+  db
+    .deleteFrom('container_volumes')
+    .where((eb) =>
+      eb.or([
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('containers')
+              .select('containers.id')
+              .whereRef('containers.id', '=', 'container_volumes.container_id'),
+          ),
+        ),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('volumes')
+              .select('volumes.name')
+              .whereRef('volumes.name', '=', 'container_volumes.volume_name'),
+          ),
+        ),
+      ]),
+    ),
+);
+export const danglingExecSessions = defineQuery('danglingExecSessions', (db) =>
+  db
+    .deleteFrom('exec_sessions')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('containers')
+            .select('containers.id')
+            .whereRef('containers.id', '=', 'exec_sessions.container_id'),
+        ),
+      ),
+    ),
+);
+export const danglingObjectIds = defineQuery('danglingObjectIds', (db) =>
+  db
+    .deleteFrom('object_ids')
+    .where((eb) =>
+      eb.and([
+        eb.not(
+          eb.exists(
+            eb.selectFrom('containers').select('containers.id').whereRef('containers.id', '=', 'object_ids.id'),
+          ),
+        ),
+        eb.not(eb.exists(eb.selectFrom('pods').select('pods.id').whereRef('pods.id', '=', 'object_ids.id'))),
+      ]),
+    ),
+);

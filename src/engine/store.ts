@@ -1,7 +1,10 @@
 import type { Backend, QueryRunner, StorageReport } from '../db/executor.js';
 import type { MigrationReport } from '../migrate/sqlite-migrator.js';
 import type { LockInfo } from './lock-store.js';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { BerthError } from '../errors.js';
+import { assertNonEmpty } from './validate.js';
 import type { EngineContext } from './engine-base.js';
 import { LockStore } from './lock-store.js';
 import { ObjectStore } from './object-store.js';
@@ -147,6 +150,87 @@ export class Store extends ObjectStore {
     };
   }
 
+  /**
+   * A consistent copy of the store in a new file (0600), taken online while writers go
+   * on. SQLite only (PostgreSQL: use pg_dump).
+   * @throws INVALID_ARGUMENT (file exists, or not SQLite)
+   */
+  async backup(file: string): Promise<{ file: string; bytes: number }> {
+    this.assertOpen();
+    const exec = this.ctx.exec;
+    if (!exec.backup) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `${this.backend} stores are backed up with their own tools (pg_dump); berth backup copies SQLite stores`,
+      );
+    }
+    assertNonEmpty(file, 'backup file');
+    const target = resolve(file);
+    if (existsSync(target)) {
+      throw new BerthError('INVALID_ARGUMENT', `${target} already exists; back up into a new file`, {
+        details: { file: target },
+      });
+    }
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    await exec.backup(target);
+    chmodSync(target, 0o600);
+    return { file: target, bytes: statSync(target).size };
+  }
+
+  /**
+   * Replaces the whole content of the store with that of `file`, a checked berth store of
+   * the same schema (see restoreStore), in one transaction. Event seqs never go back:
+   * readers resuming from before the restore are told to resync.
+   */
+  async replaceContents(file: string, restoredFrom: string): Promise<void> {
+    this.assertOpen();
+    const exec = this.ctx.exec;
+    if (!exec.replaceContents) {
+      throw new BerthError('INVALID_ARGUMENT', `${this.backend} stores are restored with their own tools (pg_restore)`);
+    }
+    const before = await this.events.lastSeq();
+    await exec.replaceContents(file);
+    await this.write(async (tx, now) => {
+      await tx.run(q.putMeta, { key: 'events_pruned_through', value: String(before) });
+      await this.event(tx, now, {
+        namespace: '',
+        type: 'store.restore',
+        subject: { kind: 'store' },
+        data: { from: restoredFrom },
+      });
+    });
+  }
+
+  /**
+   * Fixes what can be fixed safely, in one transaction: removes link rows whose
+   * container, dependency or volume is gone, registry entries without their object, and
+   * stale locks (each with an event). Take a backup first (berth doctor --repair does).
+   */
+  async repair(): Promise<RepairReport> {
+    return this.write(async (tx, now) => {
+      const report: RepairReport = {
+        dependencies: await tx.run(q.danglingDependencies, {}),
+        containerVolumes: await tx.run(q.danglingContainerVolumes, {}),
+        execSessions: await tx.run(q.danglingExecSessions, {}),
+        objectIds: await tx.run(q.danglingObjectIds, {}),
+        staleLocks: [],
+      };
+      for (const row of await tx.all(wq.allLocks, {})) {
+        const reason = this.locks.staleReason(row, now);
+        if (reason === undefined) continue;
+        report.staleLocks.push(row.id);
+        await tx.run(wq.deleteLock, { key: row.key, id: row.id });
+        await this.event(tx, now, {
+          namespace: '',
+          type: 'lock.break_stale',
+          subject: { kind: 'lock', id: row.id, name: row.key },
+          data: { lock: this.locks.toLockInfo(row, now), reason, by: 'repair' },
+        });
+      }
+      return report;
+    });
+  }
+
   /** Closes the store; every later call fails with STORE_CLOSED. Closing twice is harmless. */
   async close(): Promise<void> {
     if (this.ctx.closed) return;
@@ -192,4 +276,13 @@ function journalPruner(events: EventStore): () => void {
         });
     });
   };
+}
+
+/** What {@link Store.repair} removed. */
+export interface RepairReport {
+  dependencies: number;
+  containerVolumes: number;
+  execSessions: number;
+  objectIds: number;
+  staleLocks: string[];
 }

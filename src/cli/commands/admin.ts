@@ -31,8 +31,17 @@ function permissionProblems(file: string): string[] {
 }
 
 /** `berth doctor`: schema, integrity, dangling references, stale locks, boot id, path and size. */
-export async function doctor(ctx: CliContext): Promise<number> {
+export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): Promise<number> {
   const store = await ctx.open();
+  if (opts.repair) {
+    const backup = await store.backup(
+      `${store.location}.before-repair-${new Date().toISOString().replace(/[:.]/g, '-')}.db`,
+    );
+    const done = await store.repair();
+    ctx.note(
+      `Repaired after a backup in ${backup.file}: removed ${done.dependencies} dangling dependency row(s), ${done.containerVolumes} volume link(s), ${done.execSessions} exec session(s), ${done.objectIds} registry entr(ies), and broke ${done.staleLocks.length} stale lock(s).`,
+    );
+  }
   const report = await store.diagnose();
   const codeVersion = loadMigrations(store.backend).length;
   const permissions = store.backend === 'sqlite' ? permissionProblems(store.location) : [];
@@ -110,4 +119,27 @@ export async function migrate(ctx: CliContext, opts: { to?: string; toSchema?: s
       ? `Schema is up to date (version ${from}).`
       : `Migrated ${store.location} from schema version ${from} to ${to}: ${applied.join(', ')}.`,
   );
+}
+
+/** `berth backup FILE`: a consistent online copy of the store. */
+export async function backup(ctx: CliContext, file: string): Promise<void> {
+  const store = await ctx.open();
+  const done = await store.backup(file);
+  if (ctx.json) return ctx.printJson(done);
+  ctx.out(
+    `Backed up ${store.location} to ${done.file} (${(done.bytes / 1024).toFixed(1)} KiB). Restore it with: berth restore ${done.file}`,
+  );
+}
+
+/** `berth restore FILE [--force]`: replaces the store with a checked backup, keeping the old one. */
+export async function restore(ctx: CliContext, file: string, opts: { force?: boolean }): Promise<void> {
+  const store = await ctx.open();
+  await ctx.confirm(
+    `Replace everything in ${store.location} with the backup ${file}? The current store is kept beside it.`,
+    opts.force,
+  );
+  const { restoreStore } = await import('../../open-store.js');
+  const { keptAs } = await restoreStore(store, file);
+  if (ctx.json) return ctx.printJson({ restored: file, keptAs });
+  ctx.out(`Restored ${store.location} from ${file}. The replaced store was kept as ${keptAs}.`);
 }

@@ -5,7 +5,7 @@ import { mapDriverError } from '../driver-errors.js';
 import { statSync } from 'node:fs';
 import type { Executor, QueryRunner, StorageReport, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
-import type { Database } from '../schema.js';
+import { TABLES_IN_DEPENDENCY_ORDER, type Database } from '../schema.js';
 
 /** A kysely instance that only compiles SQLite SQL; it never connects. */
 export function createSqliteCompiler(): Kysely<Database> {
@@ -76,6 +76,46 @@ export class SqliteExecutor implements Executor {
 
   read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
     return this.transaction(this.beginRead, fn);
+  }
+
+  async backup(file: string): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.db.backup(file);
+    } catch (err) {
+      throw mapDriverError(err, this.location);
+    }
+  }
+
+  async replaceContents(file: string): Promise<void> {
+    if (this.busy) await this.waitTurn();
+    else this.busy = true;
+    try {
+      this.assertOpen();
+      this.db.prepare('ATTACH DATABASE ? AS restored').run(file);
+      try {
+        this.beginImmediate.run();
+        try {
+          // Foreign keys are checked at commit, so tables can be refilled in any order.
+          this.db.pragma('defer_foreign_keys = ON');
+          // Children go first and come back last, so no cascade touches refilled rows.
+          for (const t of [...TABLES_IN_DEPENDENCY_ORDER].reverse()) this.db.exec(`DELETE FROM main."${t}"`);
+          for (const t of TABLES_IN_DEPENDENCY_ORDER) {
+            this.db.exec(`INSERT INTO main."${t}" SELECT * FROM restored."${t}"`);
+          }
+          this.commit.run();
+        } catch (err) {
+          if (this.db.inTransaction) this.rollback.run();
+          throw err;
+        }
+      } finally {
+        this.db.exec('DETACH DATABASE restored');
+      }
+    } catch (err) {
+      throw mapDriverError(err, this.location);
+    } finally {
+      this.release();
+    }
   }
 
   async inspect(): Promise<StorageReport> {
