@@ -138,8 +138,17 @@ export class Store extends ObjectStore {
   async diagnose(): Promise<DiagnosisReport> {
     this.assertOpen();
     const storage = await this.ctx.exec.inspect();
-    const recorded = await this.direct.get(q.getMeta, { key: 'boot_id' });
-    const locks = await this.locks.list();
+    // A damaged store is reported, not thrown: what cannot be read becomes a finding.
+    const attempt = async <T>(fn: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        storage.integrity = [...storage.integrity.filter((i) => i !== 'ok'), (err as Error).message];
+        return fallback;
+      }
+    };
+    const recorded = await attempt(async () => this.direct.get(q.getMeta, { key: 'boot_id' }), undefined);
+    const locks = await attempt(() => this.locks.list(), []);
     return {
       backend: this.backend,
       location: this.location,

@@ -1,6 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
 
 /** Options of {@link openSqliteDatabase}. */
@@ -27,7 +28,19 @@ export function openSqliteDatabase(file: string, opts: SqliteOpenOptions): Bette
     });
     try {
       // Checks the header before anything writes: a foreign file fails here, untouched.
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      const tables = db
+        .prepare(
+          "SELECT count(*) AS n, coalesce(sum(name = 'berth_migrations'), 0) AS berth FROM sqlite_master WHERE type = 'table'",
+        )
+        .get() as { n: number; berth: number };
+      // Another program's database: refuse it rather than adding berth's tables to it.
+      if (tables.n > 0 && tables.berth === 0) {
+        throw new BerthError(
+          'STORE_CORRUPT',
+          `${file} is a SQLite database of another program, not a berth store; it was left untouched — choose another --store path`,
+          { details: { store: file } },
+        );
+      }
       if (!opts.readonly) {
         // WAL: readers never wait for the writer, and the writer never waits for readers.
         db.pragma('journal_mode = WAL');

@@ -120,13 +120,32 @@ export class SqliteExecutor implements Executor {
 
   async inspect(): Promise<StorageReport> {
     return this.serial(() => {
-      const integrity = (this.db.pragma('integrity_check') as { integrity_check: string }[]).map(
-        (r) => r.integrity_check,
+      let integrity: string[];
+      try {
+        integrity = (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+      } catch (err) {
+        // Damage bad enough to stop the check itself is still a finding, not a crash.
+        integrity = [`integrity check could not finish: ${(err as Error).message}`];
+      }
+      const attempt = <T>(fn: () => T, fallback: T): T => {
+        try {
+          return fn();
+        } catch (err) {
+          integrity.push(`${(err as Error).message}`);
+          return fallback;
+        }
+      };
+      const dangling = attempt(
+        () =>
+          (this.db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[]).map(
+            (r) => `${r.table} row ${r.rowid} points at a missing ${r.parent} row`,
+          ),
+        [] as string[],
       );
-      const dangling = (this.db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[]).map(
-        (r) => `${r.table} row ${r.rowid} points at a missing ${r.parent} row`,
+      const version = attempt(
+        () => this.db.prepare('SELECT max(version) AS v FROM berth_migrations').get() as { v: number | null },
+        { v: null },
       );
-      const version = this.db.prepare('SELECT max(version) AS v FROM berth_migrations').get() as { v: number | null };
       let sizeBytes = 0;
       for (const suffix of ['', '-wal']) {
         try {
