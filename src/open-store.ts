@@ -86,6 +86,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
       host: hostname(),
       bootId: opts.bootId ?? currentBootId(),
       historyLimit,
+      readonly,
       eventRetention,
       namespace,
       closed: false,

@@ -12,6 +12,8 @@ export interface EngineContext {
   /** This host's name and boot id, for lock staleness. */
   readonly host: string;
   readonly bootId: string;
+  /** Opened read-only: nothing is created on the way (e.g. the default workspace). */
+  readonly readonly: boolean;
   /** Versions of a workspace's state kept in history. */
   readonly historyLimit: number;
   namespace: string;

@@ -125,6 +125,8 @@ export class WorkspaceStore extends EngineBase {
 
   /** Creates the namespace's default workspace the first time it is needed. */
   private async ensureDefault(): Promise<void> {
+    // A read-only handle cannot create it; load() shows it as never written instead.
+    if (this.ctx.readonly) return;
     const ns = this.ns;
     if (await this.direct.get(q.getWorkspace, { ns, name: DEFAULT_WORKSPACE })) return;
     await this.write(async (tx, now) => {
@@ -151,6 +153,7 @@ export class WorkspaceStore extends EngineBase {
 
   private async load(tx: QueryRunner, name: string): Promise<WorkspaceRow> {
     const row = await tx.get(q.getWorkspace, { ns: this.ns, name });
+    if (!row && name === DEFAULT_WORKSPACE && this.ctx.readonly) return this.neverCreatedDefault();
     if (!row) {
       throw new BerthError(
         'NO_SUCH_WORKSPACE',
@@ -159,6 +162,21 @@ export class WorkspaceStore extends EngineBase {
       );
     }
     return row;
+  }
+
+  /** The default workspace as a read-only handle sees it before anyone used it. */
+  private neverCreatedDefault(): WorkspaceRow {
+    const now = this.ctx.clock();
+    return {
+      namespace: this.ns,
+      name: DEFAULT_WORKSPACE,
+      lineage: '',
+      serial: 0,
+      state_json: null,
+      checksum: null,
+      created_at: now,
+      updated_at: now,
+    };
   }
 
   private async info(tx: QueryRunner, row: WorkspaceRow, now: number): Promise<WorkspaceInfo> {
@@ -199,6 +217,7 @@ export class WorkspaceStore extends EngineBase {
     return this.read(async (tx) => {
       const now = this.ctx.clock();
       const rows = await tx.all(q.listWorkspaces, { ns: this.ns });
+      if (!rows.some((r) => r.name === DEFAULT_WORKSPACE)) rows.unshift(this.neverCreatedDefault());
       const out: WorkspaceInfo[] = [];
       for (const row of rows) out.push(await this.info(tx, row, now));
       return out;
