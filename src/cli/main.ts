@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { BERTH_VERSION } from '../version.js';
 import type { CliContext, GlobalOptions } from './cli-context.js';
 
 /*
@@ -54,7 +55,7 @@ export function buildProgram(): Command {
   const program = new Command('berth');
   program
     .description('berth: containers, pods, volumes and workspaces in one embedded state store, with locking')
-    .version(BERTH_CLI_VERSION, '--version', 'print the version')
+    .version(BERTH_VERSION, '--version', 'print the version')
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
@@ -341,9 +342,6 @@ export function buildProgram(): Command {
 
   return program;
 }
-
-/** Mirrors package.json (a test keeps them equal). */
-const BERTH_CLI_VERSION = '0.1.0';
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
