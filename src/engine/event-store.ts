@@ -43,7 +43,7 @@ function typeMatcher(types: readonly string[] | undefined): (type: string) => bo
 }
 
 function assertSeq(value: unknown, what: string): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)) {
     throw new BerthError('INVALID_ARGUMENT', `${what} must be a non-negative integer sequence number`, {
       details: { [what]: value },
     });
@@ -59,8 +59,16 @@ export class EventStore extends EngineBase {
    * Events in commit order, of the handle's namespace ('' sees all).
    * @throws INVALID_ARGUMENT
    */
-  async list(opts: ListEventsOptions = {}): Promise<BerthEvent[]> {
+  async list(options: ListEventsOptions = {}): Promise<BerthEvent[]> {
     this.assertOpen();
+    const opts = options ?? {};
+    if (typeof opts !== 'object') throw new BerthError('INVALID_ARGUMENT', 'list options must be an object');
+    if (opts.types !== undefined && (!Array.isArray(opts.types) || opts.types.some((t) => typeof t !== 'string'))) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        'types must be a list of event types, e.g. ["container.create", "lock.*"]',
+      );
+    }
     assertSeq(opts.since, 'since');
     assertSeq(opts.until, 'until');
     assertSeq(opts.limit, 'limit');

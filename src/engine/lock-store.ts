@@ -331,6 +331,8 @@ export class LockStore extends EngineBase {
   }
 }
 
+const MAX_LOCK_MS = 10 * 365 * 24 * 3600 * 1000;
+
 /** Validates acquire options before any transaction. */
 export function assertAcquireOptions(opts: AcquireOptions): void {
   if (typeof opts !== 'object' || opts === null || typeof opts.operation !== 'string' || opts.operation === '') {
@@ -341,13 +343,17 @@ export function assertAcquireOptions(opts: AcquireOptions): void {
   }
   for (const field of ['timeoutMs', 'ttlMs'] as const) {
     const v = opts[field];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (field === 'ttlMs' && v === 0))) {
+    // Whole milliseconds, at most ten years: the lease must stay a valid time.
+    if (
+      v !== undefined &&
+      (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_LOCK_MS || (field === 'ttlMs' && v === 0))
+    ) {
       throw new BerthError('INVALID_ARGUMENT', `lock option ${field} must be a positive number of milliseconds`, {
         details: { [field]: v },
       });
     }
   }
-  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid < 0)) {
+  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid < 0 || opts.pid > 2_147_483_647)) {
     throw new BerthError('INVALID_ARGUMENT', 'lock option pid must be a process id, or 0 for none', {
       details: { pid: opts.pid },
     });

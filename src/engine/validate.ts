@@ -8,6 +8,17 @@ export function assertNonEmpty(value: unknown, what: string): asserts value is s
   if (typeof value !== 'string' || value === '') {
     throw new BerthError('EMPTY_ID', `${what} is empty; pass a non-empty ${what}`, { details: { what } });
   }
+  // A lone UTF-16 surrogate cannot be stored faithfully (it comes back as U+FFFD).
+  if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new BerthError('INVALID_ARGUMENT', `${what} contains an unpaired UTF-16 surrogate; pass well-formed text`, {
+      details: { what },
+    });
+  }
+}
+
+/** Sets an own property, `__proto__` included (plain assignment would set the prototype). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Throws EMPTY_ID for an empty name and INVALID_NAME for one outside the name rule. */

@@ -13,6 +13,11 @@ import * as q from './workspace-queries.js';
 /** The workspace every namespace has, which cannot be deleted. */
 export const DEFAULT_WORKSPACE = 'default';
 
+/** Serials and limits fit a 32-bit integer column on every backend. */
+const MAX_INT32 = 2_147_483_647;
+/** The highest serial an import may bring: room is left for the writes after it. */
+const MAX_IMPORTED_SERIAL = MAX_INT32 - 1_000_000;
+
 /** Workspace names (DESIGN.md §4). */
 export const WORKSPACE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 
@@ -407,8 +412,8 @@ export class WorkspaceStore extends EngineBase {
   async history(name: string, opts: { limit?: number } = {}): Promise<StateVersion[]> {
     this.assertOpen();
     assertWorkspaceName(name);
-    const limit = opts.limit ?? 2_147_483_647;
-    if (!Number.isInteger(limit) || limit < 1) {
+    const limit = (opts ?? {}).limit ?? MAX_INT32;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_INT32) {
       throw new BerthError('INVALID_ARGUMENT', 'history limit must be a positive integer', { details: { limit } });
     }
     if (name === DEFAULT_WORKSPACE) await this.ensureDefault();
@@ -433,7 +438,7 @@ export class WorkspaceStore extends EngineBase {
   async rollback(name: string, serial: number, opts: { lockId?: string } = {}): Promise<WorkspaceState> {
     this.assertOpen();
     assertWorkspaceName(name);
-    if (!Number.isInteger(serial) || serial < 1) {
+    if (!Number.isInteger(serial) || serial < 1 || serial > MAX_INT32) {
       throw new BerthError('INVALID_ARGUMENT', `serial ${String(serial)} is not a serial of workspace ${name}`, {
         details: { serial },
       });
@@ -579,7 +584,10 @@ function assertWriteOptions(opts: WriteStateOptions): void {
   if (typeof opts !== 'object' || opts === null)
     throw new BerthError('INVALID_ARGUMENT', 'write options must be an object');
   if (opts.lockId !== undefined) assertNonEmpty(opts.lockId, 'lock id');
-  if (opts.expectedSerial !== undefined && (!Number.isInteger(opts.expectedSerial) || opts.expectedSerial < 0)) {
+  if (
+    opts.expectedSerial !== undefined &&
+    (!Number.isInteger(opts.expectedSerial) || opts.expectedSerial < 0 || opts.expectedSerial > MAX_INT32)
+  ) {
     throw new BerthError('INVALID_ARGUMENT', 'expectedSerial must be a non-negative integer', {
       details: { expectedSerial: opts.expectedSerial },
     });
@@ -601,8 +609,9 @@ function checkEnvelope(envelope: unknown): { lineage: string; serial: number; te
     throw invalid(`version ${JSON.stringify(e.version)} is not supported (this berth reads version ${EXPORT_VERSION})`);
   }
   if (typeof e.lineage !== 'string' || e.lineage === '') throw invalid('lineage is missing');
-  if (typeof e.serial !== 'number' || !Number.isInteger(e.serial) || e.serial < 0)
-    throw invalid('serial is not a non-negative integer');
+  if (typeof e.serial !== 'number' || !Number.isInteger(e.serial) || e.serial < 0 || e.serial > MAX_IMPORTED_SERIAL) {
+    throw invalid(`serial is not an integer from 0 to ${MAX_IMPORTED_SERIAL}`);
+  }
   if (e.state === null || e.state === undefined) throw invalid('it holds no state (the workspace was never written)');
   let encoded: { text: string | null; checksum: string | null };
   try {

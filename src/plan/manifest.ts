@@ -10,7 +10,7 @@ import {
   type Node,
   type YAMLMap,
 } from 'yaml';
-import { OBJECT_NAME_PATTERN } from '../engine/validate.js';
+import { OBJECT_NAME_PATTERN, setOwn } from '../engine/validate.js';
 import { manifestContainers } from './manifest-containers.js';
 import { BerthError } from '../errors.js';
 
@@ -133,7 +133,7 @@ class Checker {
     const out: Record<string, string> = {};
     for (const [key, value] of this.map(node, path)) {
       const s = this.string(value, `${path}.${key}`);
-      if (s !== undefined) out[key] = s;
+      if (s !== undefined) setOwn(out, key, s);
     }
     return out;
   }
@@ -171,13 +171,13 @@ function checkContainer(c: Checker, node: Node | null, path: string): ContainerS
         for (const [ok, ov] of c.map(opts, np, NETWORK_KEYS)) {
           if (ok === 'aliases' || ok === 'staticIps') {
             const list = c.strings(ov, `${np}.${ok}`);
-            if (list) o[ok] = list;
+            if (list) setOwn(o, ok, list);
           } else {
             const s = c.string(ov, `${np}.${ok}`);
-            if (s !== undefined) o[ok as 'interfaceName' | 'staticMac'] = s;
+            if (s !== undefined) setOwn(o, ok, s);
           }
         }
-        networks[net] = o;
+        setOwn(networks, net, o);
       }
       spec.networks = networks;
     }
@@ -255,7 +255,7 @@ export function loadManifest(pathOrText: string): Manifest {
                 if (m) v[vk as 'labels' | 'options'] = m;
               }
             }
-            manifest.volumes[name] = v;
+            setOwn(manifest.volumes, name, v);
           }
         } else if (key === 'pods') {
           for (const [name, spec, nameNode] of c.map(value, 'pods')) {
@@ -268,16 +268,16 @@ export function loadManifest(pathOrText: string): Manifest {
               } else {
                 for (const [cname, cspec, cnode] of c.map(pv, `pods.${name}.containers`)) {
                   c.name(cnode, `pods.${name}.containers.${cname}`, cname, 'container');
-                  pod.containers[cname] = checkContainer(c, cspec, `pods.${name}.containers.${cname}`);
+                  setOwn(pod.containers, cname, checkContainer(c, cspec, `pods.${name}.containers.${cname}`));
                 }
               }
             }
-            manifest.pods[name] = pod;
+            setOwn(manifest.pods, name, pod);
           }
         } else if (key === 'containers') {
           for (const [name, spec, nameNode] of c.map(value, 'containers')) {
             c.name(nameNode, `containers.${name}`, name, 'container');
-            manifest.containers[name] = checkContainer(c, spec, `containers.${name}`);
+            setOwn(manifest.containers, name, checkContainer(c, spec, `containers.${name}`));
           }
         }
       }
@@ -345,19 +345,19 @@ function checkReferences(c: Checker, m: Manifest, root: Node): void {
   for (const ctr of containers) {
     for (const [i, dep] of (ctr.spec.dependsOn ?? []).entries()) {
       const target = byName.get(dep);
-      const node = nodeAt(root, [...ctr.path, 'dependsOn', i]);
+      const node = (): Node | null => nodeAt(root, [...ctr.path, 'dependsOn', i]);
       if (!target) {
         c.at(
-          node,
+          node(),
           `${ctr.path.join('.')}.dependsOn`,
           `container ${ctr.name} depends on "${dep}", which the manifest does not declare`,
           'dependsOn',
         );
       } else if (dep === ctr.name) {
-        c.at(node, `${ctr.path.join('.')}.dependsOn`, `container ${ctr.name} cannot depend on itself`, 'dependsOn');
+        c.at(node(), `${ctr.path.join('.')}.dependsOn`, `container ${ctr.name} cannot depend on itself`, 'dependsOn');
       } else if (target.pod !== ctr.pod) {
         c.at(
-          node,
+          node(),
           `${ctr.path.join('.')}.dependsOn`,
           `container ${ctr.name} depends on "${dep}", which is in another pod (a dependency must be in the same pod, or both in none)`,
           'dependsOn',
@@ -366,12 +366,12 @@ function checkReferences(c: Checker, m: Manifest, root: Node): void {
     }
     for (const [i, v] of (ctr.spec.volumes ?? []).entries()) {
       const at = v.indexOf(':');
-      const node = nodeAt(root, [...ctr.path, 'volumes', i]);
+      const node = (): Node | null => nodeAt(root, [...ctr.path, 'volumes', i]);
       if (at <= 0 || at === v.length - 1) {
-        c.at(node, `${ctr.path.join('.')}.volumes`, `volume "${v}" must be NAME:DEST`, 'volumes');
+        c.at(node(), `${ctr.path.join('.')}.volumes`, `volume "${v}" must be NAME:DEST`, 'volumes');
       } else if (!Object.hasOwn(m.volumes, v.slice(0, at))) {
         c.at(
-          node,
+          node(),
           `${ctr.path.join('.')}.volumes`,
           `container ${ctr.name} uses volume "${v.slice(0, at)}", which the manifest does not declare`,
           'volumes',
@@ -385,24 +385,39 @@ function checkReferences(c: Checker, m: Manifest, root: Node): void {
 function assertNoCycle(m: Manifest): void {
   const deps = new Map(manifestContainers(m).map((c) => [c.name, c.spec.dependsOn ?? []]));
   const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (name: string): void => {
-    if (state.get(name) === 'done') return;
-    if (state.get(name) === 'visiting') {
-      const cycle = [...stack.slice(stack.indexOf(name)), name];
-      throw new BerthError(
-        'DEPENDENCY_CYCLE',
-        `containers depend on each other in a cycle: ${cycle.join(' -> ')}; break the cycle in dependsOn`,
-        {
-          details: { cycle },
-        },
-      );
+  // Depth-first without recursion: a dependency chain of any length fits.
+  for (const root of [...deps.keys()].sort()) {
+    if (state.has(root)) continue;
+    const path: string[] = [root];
+    const next: number[] = [0];
+    state.set(root, 'visiting');
+    while (path.length > 0) {
+      const name = path[path.length - 1]!;
+      const children = deps.get(name) ?? [];
+      const i = next[next.length - 1]!;
+      if (i >= children.length) {
+        state.set(name, 'done');
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[next.length - 1] = i + 1;
+      const child = children[i]!;
+      if (state.get(child) === 'visiting') {
+        const cycle = [...path.slice(path.indexOf(child)), child];
+        throw new BerthError(
+          'DEPENDENCY_CYCLE',
+          `containers depend on each other in a cycle: ${cycle.join(' -> ')}; break the cycle in dependsOn`,
+          {
+            details: { cycle },
+          },
+        );
+      }
+      if (!state.has(child) && deps.has(child)) {
+        state.set(child, 'visiting');
+        path.push(child);
+        next.push(0);
+      }
     }
-    state.set(name, 'visiting');
-    stack.push(name);
-    for (const d of deps.get(name) ?? []) visit(d);
-    stack.pop();
-    state.set(name, 'done');
-  };
-  for (const name of [...deps.keys()].sort()) visit(name);
+  }
 }

@@ -419,16 +419,32 @@ function topo(items: PlanChange[], deps: (c: PlanChange) => string[]): PlanChang
   const byName = new Map(items.map((c) => [c.name, c]));
   const out: PlanChange[] = [];
   const seen = new Set<string>();
-  const visit = (c: PlanChange): void => {
-    if (seen.has(c.key)) return;
-    seen.add(c.key);
-    for (const d of [...(deps(c) ?? [])].sort()) {
-      const dep = byName.get(d);
-      if (dep) visit(dep);
+  // Depth-first without recursion: a dependency chain of any length fits.
+  for (const root of [...items].sort((a, b) => a.key.localeCompare(b.key))) {
+    if (seen.has(root.key)) continue;
+    seen.add(root.key);
+    const stack: { change: PlanChange; pending: PlanChange[] }[] = [];
+    const open = (c: PlanChange): void => {
+      const pending = [...(deps(c) ?? [])]
+        .sort()
+        .map((d) => byName.get(d))
+        .filter((d): d is PlanChange => d !== undefined)
+        .reverse();
+      stack.push({ change: c, pending });
+    };
+    open(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const dep = top.pending.pop();
+      if (dep === undefined) {
+        out.push(top.change);
+        stack.pop();
+      } else if (!seen.has(dep.key)) {
+        seen.add(dep.key);
+        open(dep);
+      }
     }
-    out.push(c);
-  };
-  for (const c of [...items].sort((a, b) => a.key.localeCompare(b.key))) visit(c);
+  }
   return out;
 }
 

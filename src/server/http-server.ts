@@ -133,7 +133,12 @@ export async function startServer(store: BerthStore, opts: ServeOptions): Promis
         return;
       }
     }
-    const url = new URL(req.url ?? '/', 'http://berth');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://berth');
+    } catch {
+      throw new BerthError('INVALID_ARGUMENT', `the request path ${JSON.stringify(req.url)} is not a valid URL path`);
+    }
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (req.method === 'GET') {
       switch (path) {
@@ -157,11 +162,17 @@ export async function startServer(store: BerthStore, opts: ServeOptions): Promis
     }
     const unlock = /^\/v1\/locks\/(.+)\/force-unlock$/.exec(path);
     if (unlock && req.method === 'POST') {
-      const body = (await readBody(req)) as { lockId?: unknown };
-      if (typeof body.lockId !== 'string' || body.lockId === '') {
+      const body = (await readBody(req)) as { lockId?: unknown } | null;
+      if (typeof body !== 'object' || body === null || typeof body.lockId !== 'string' || body.lockId === '') {
         throw new BerthError('INVALID_ARGUMENT', 'send the exact id of the lock to break: {"lockId": "..."}');
       }
-      const removed = await store.locks.forceUnlock(decodeURIComponent(unlock[1]!), body.lockId);
+      let key: string;
+      try {
+        key = decodeURIComponent(unlock[1]!);
+      } catch {
+        throw new BerthError('INVALID_ARGUMENT', 'the lock key in the path is not valid percent-encoding');
+      }
+      const removed = await store.locks.forceUnlock(key, body.lockId);
       return sendJson(res, 200, { removed });
     }
     sendJson(res, path.startsWith('/v1/') ? 404 : 404, {
