@@ -404,27 +404,18 @@ export const deleteEventsThrough = defineQuery('deleteEventsThrough', (db) =>
 );
 
 // --- repair: rows whose references dangle (possible only if foreign keys were off) ---
+
+/** `NOT EXISTS` a row of `table` whose `column` equals the outer `ref`. */
+const missing = (table: string, column: string, ref: string) =>
+  sql<boolean>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} WHERE ${sql.ref(`${table}.${column}`)} = ${sql.ref(ref)})`;
+
 export const danglingDependencies = defineQuery('danglingDependencies', (db) =>
   db
     .deleteFrom('container_dependencies')
     .where((eb) =>
       eb.or([
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('containers')
-              .select('containers.id')
-              .whereRef('containers.id', '=', 'container_dependencies.container_id'),
-          ),
-        ),
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('containers')
-              .select('containers.id')
-              .whereRef('containers.id', '=', 'container_dependencies.dependency_id'),
-          ),
-        ),
+        missing('containers', 'id', 'container_dependencies.container_id'),
+        missing('containers', 'id', 'container_dependencies.dependency_id'),
       ]),
     ),
 );
@@ -433,50 +424,16 @@ export const danglingContainerVolumes = defineQuery('danglingContainerVolumes', 
     .deleteFrom('container_volumes')
     .where((eb) =>
       eb.or([
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('containers')
-              .select('containers.id')
-              .whereRef('containers.id', '=', 'container_volumes.container_id'),
-          ),
-        ),
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('volumes')
-              .select('volumes.name')
-              .whereRef('volumes.name', '=', 'container_volumes.volume_name'),
-          ),
-        ),
+        missing('containers', 'id', 'container_volumes.container_id'),
+        missing('volumes', 'name', 'container_volumes.volume_name'),
       ]),
     ),
 );
 export const danglingExecSessions = defineQuery('danglingExecSessions', (db) =>
-  db
-    .deleteFrom('exec_sessions')
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('containers')
-            .select('containers.id')
-            .whereRef('containers.id', '=', 'exec_sessions.container_id'),
-        ),
-      ),
-    ),
+  db.deleteFrom('exec_sessions').where(missing('containers', 'id', 'exec_sessions.container_id')),
 );
 export const danglingObjectIds = defineQuery('danglingObjectIds', (db) =>
   db
     .deleteFrom('object_ids')
-    .where((eb) =>
-      eb.and([
-        eb.not(
-          eb.exists(
-            eb.selectFrom('containers').select('containers.id').whereRef('containers.id', '=', 'object_ids.id'),
-          ),
-        ),
-        eb.not(eb.exists(eb.selectFrom('pods').select('pods.id').whereRef('pods.id', '=', 'object_ids.id'))),
-      ]),
-    ),
+    .where((eb) => eb.and([missing('containers', 'id', 'object_ids.id'), missing('pods', 'id', 'object_ids.id')])),
 );
