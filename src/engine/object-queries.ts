@@ -140,12 +140,6 @@ export const podContainerRows = defineQuery('podContainerRows', (db) =>
     .where('pod_id', '=', param('pod'))
     .orderBy(sql`rowid`),
 );
-export const countPodContainers = defineQuery('countPodContainers', (db) =>
-  db
-    .selectFrom('containers')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('pod_id', '=', param('pod')),
-);
 
 // --- dependencies ---
 export const insertDependency = defineQuery('insertDependency', (db) =>
@@ -192,9 +186,6 @@ export const containerExecSessions = defineQuery('containerExecSessions', (db) =
 );
 export const deleteContainerExecSessions = defineQuery('deleteContainerExecSessions', (db) =>
   db.deleteFrom('exec_sessions').where('container_id', '=', param('container')),
-);
-export const allExecSessions = defineQuery('allExecSessions', (db) =>
-  db.selectFrom('exec_sessions').select(['id', 'container_id']),
 );
 export const deleteAllExecSessions = defineQuery('deleteAllExecSessions', (db) => db.deleteFrom('exec_sessions'));
 
@@ -378,12 +369,6 @@ export const firstSeqAtOrAfter = defineQuery('firstSeqAtOrAfter', (db) =>
     .selectFrom('events')
     .select((eb) => eb.fn.min('seq').as('seq'))
     .where('ts', '>=', param<number>('ts')),
-);
-export const firstEventSeq = defineQuery('firstEventSeq', (db) =>
-  db.selectFrom('events').select((eb) => eb.fn.min('seq').as('seq')),
-);
-export const countEvents = defineQuery('countEvents', (db) =>
-  db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')),
 );
 /** The newest seq of the next batch of events to prune: beyond the count limit or too old. */
 export const pruneEventsUpTo = defineQuery('pruneEventsUpTo', (db) =>
