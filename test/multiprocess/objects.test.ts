@@ -6,89 +6,21 @@
  *
  * Children run workers/objects-worker.ts through tsx.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/index.js';
+import { LineWorker } from '../helpers/line-worker.js';
 import { tempDir } from '../helpers/store-factory.js';
 
 const WORKER = fileURLToPath(new URL('./workers/objects-worker.ts', import.meta.url));
 
-type Message = Record<string, unknown>;
-
-/** A running worker: its JSON messages in order, its stderr, and how it ended. */
-class Worker {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly messages: Message[] = [];
-  private readonly waiters: Array<() => void> = [];
-  private stderr = '';
-  done = false;
-
+/** An objects worker: its JSON messages in order, its stderr, and how it ended. */
+class Worker extends LineWorker {
   constructor(args: string[]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      try {
-        this.messages.push(JSON.parse(line) as Message);
-      } catch {
-        this.stderr += `(stdout) ${line}\n`;
-      }
-      this.wake();
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
-        this.done = true;
-        this.wake();
-        resolve({ code, signal });
-      });
-    });
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** The next message (in order) that `match` accepts, skipping none; fails on a fatal message or exit. */
-  async next(match: (m: Message) => boolean, timeoutMs = 30_000): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex((m) => match(m) || 'fatal' in m);
-      if (i >= 0) {
-        const [m] = this.messages.splice(i, 1);
-        if ('fatal' in m!) throw new Error(`worker failed: ${JSON.stringify(m)}\n${this.stderr}`);
-        return m!;
-      }
-      if (this.done) throw new Error(`worker exited without the expected message\n${this.stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`worker sent no expected message in ${timeoutMs} ms\n${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  send(line: string): void {
-    this.child.stdin!.write(line + '\n');
-  }
-
-  /** Closes the worker's stdin (end of input). */
-  endInput(): void {
-    this.child.stdin!.end();
-  }
-
-  get errorOutput(): string {
-    return this.stderr;
+    super(WORKER, args);
   }
 }
 

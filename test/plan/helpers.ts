@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, onTestFinished } from 'vitest';
+import { expect } from 'vitest';
 import {
   isBerthError,
   loadManifest,
-  openStore,
   type BerthStore,
   type Container,
   type Manifest,
