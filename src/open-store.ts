@@ -6,6 +6,7 @@ import { openSqliteDatabase } from './db/sqlite/open-sqlite.js';
 import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
 import type { Executor } from './db/executor.js';
 import { currentBootId } from './engine/boot-id.js';
+import { loadSecretsKey } from './engine/secrets.js';
 import { BerthStore } from './berth-store.js';
 import { BerthError } from './errors.js';
 import { migrateSqlite, type MigrationReport } from './migrate/sqlite-migrator.js';
@@ -37,12 +38,19 @@ export interface OpenStoreOptions {
   refreshAfterReboot?: boolean;
   /** How long and how many events the journal keeps (default 30 days, 1,000,000 events). */
   eventRetention?: { maxAgeMs?: number; maxEvents?: number };
+  /**
+   * The key that wraps the workspaces' data keys for secret values: 32 bytes, or their
+   * base64/hex text (default: BERTH_SECRETS_KEY, else the file BERTH_SECRETS_KEY_FILE).
+   */
+  secretsKey?: string | Buffer;
+  /** A file holding the secrets key as base64 or hex (instead of `secretsKey`). */
+  secretsKeyFile?: string;
 }
 
 /**
  * Opens (and creates, migrates, and after a reboot refreshes) a berth store.
  * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
- *   INVALID_ARGUMENT
+ *   INVALID_ARGUMENT, SECRETS_KEY_INVALID
  */
 export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore> {
   const location = resolveStoreLocation(opts.path ?? opts.url);
@@ -72,6 +80,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
       );
     }
   }
+  const secrets = { key: loadSecretsKey(opts) };
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
   const shared =
@@ -86,6 +95,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
       host: hostname(),
       bootId: opts.bootId ?? currentBootId(),
       historyLimit,
+      secrets,
       readonly,
       eventRetention,
       namespace,

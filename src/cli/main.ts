@@ -217,7 +217,11 @@ export function buildProgram(): Command {
   workspace.command('show').description('print the selected workspace').action(run('workspaces', 'workspaceShow'));
 
   const state = program.command('state').description("read and write the selected workspace's state");
-  state.command('show').description('print the current state').action(run('workspaces', 'stateShow'));
+  state
+    .command('show')
+    .description('print the current state (secrets shown as [secret])')
+    .option('--show-secrets', 'decrypt secrets and show them as { "$secret": value }')
+    .action(run('workspaces', 'stateShow'));
   state
     .command('history')
     .description('list the versions of the state, newest first')
@@ -230,7 +234,8 @@ export function buildProgram(): Command {
     .action(run('workspaces', 'stateRollback'));
   state
     .command('export')
-    .description('print the state as a versioned JSON envelope')
+    .description('print the state as a versioned JSON envelope (secrets stay encrypted)')
+    .option('--show-secrets', 'decrypt secrets, so that a store with another secrets key can import it')
     .action(run('workspaces', 'stateExport'));
   state
     .command('import')
@@ -323,6 +328,22 @@ export function buildProgram(): Command {
     .argument('<FILE>', 'a file written by `berth backup`')
     .option('--force', 'do not ask for confirmation')
     .action(run('admin', 'restore'));
+  const secrets = program
+    .command('secrets')
+    .description('the secrets key that encrypts secret values in states and manifests');
+  secrets
+    .command('keygen')
+    .description('print a new random secrets key (base64) to put in BERTH_SECRETS_KEY or a key file')
+    .action(run('admin', 'secretsKeygen'));
+  secrets
+    .command('status')
+    .description('whether a secrets key is set and whether it opens the data keys in the store')
+    .action(run('admin', 'secretsStatus'));
+  secrets
+    .command('rotate-key')
+    .description('re-wrap every data key with a new secrets key (the current one must be set)')
+    .requiredOption('--new-key-file <FILE>', 'a file holding the new key (FILE - reads stdin)')
+    .action(run('admin', 'secretsRotateKey'));
   program.command('refresh').description('reset runtime state as after a reboot').action(run('admin', 'refresh'));
   program
     .command('migrate')

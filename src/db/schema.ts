@@ -130,6 +130,17 @@ export interface LockRow {
   expires_at: number | null;
 }
 
+/** A workspace's data key, wrapped by the operator's secrets key. */
+export interface SecretKeyRow {
+  id: string;
+  namespace: string;
+  workspace: string;
+  wrapped: string;
+  key_check: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
 /** The whole schema as kysely sees it. */
 export interface Database {
   berth_meta: MetaRow;
@@ -146,6 +157,7 @@ export interface Database {
   workspaces: WorkspaceRow;
   state_versions: StateVersionRow;
   locks: LockRow;
+  secret_keys: SecretKeyRow;
 }
 
 /** Every table, parents before the tables that reference them. */
@@ -163,5 +175,6 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'workspaces',
   'state_versions',
   'locks',
+  'secret_keys',
   'events',
 ] as const satisfies readonly (keyof Database)[];

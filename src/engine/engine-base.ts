@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Executor, QueryRunner, WriteOptions } from '../db/executor.js';
 import { BerthError } from '../errors.js';
 import { appendEvent, type NewEvent } from './journal.js';
+import type { SecretsKey } from './secrets.js';
 
 /** What every part of the engine shares: the executor, the clock and who is acting. */
 export interface EngineContext {
@@ -16,6 +17,8 @@ export interface EngineContext {
   readonly readonly: boolean;
   /** Versions of a workspace's state kept in history. */
   readonly historyLimit: number;
+  /** The operator's secrets key, shared by every handle of one openStore (rotation replaces it). */
+  readonly secrets: { key: SecretsKey | undefined };
   namespace: string;
   closed: boolean;
   /** How long and how many events the journal keeps. */

@@ -7,6 +7,7 @@ import { BerthError } from '../errors.js';
 import { assertNonEmpty } from './validate.js';
 import type { EngineContext } from './engine-base.js';
 import { LockStore } from './lock-store.js';
+import { SecretsStore } from './secret-store.js';
 import { ObjectStore } from './object-store.js';
 import * as q from './object-queries.js';
 import * as wq from './workspace-queries.js';
@@ -26,6 +27,8 @@ export class Store extends ObjectStore {
   readonly locks: LockStore;
   /** The event journal. */
   readonly events: EventStore;
+  /** Secret values: status, reveal, key rotation. */
+  readonly secrets: SecretsStore;
 
   constructor(
     ctx: EngineContext,
@@ -34,7 +37,8 @@ export class Store extends ObjectStore {
   ) {
     super(ctx);
     this.locks = new LockStore(ctx);
-    this.workspaces = new WorkspaceStore(ctx, this.locks);
+    this.secrets = new SecretsStore(ctx);
+    this.workspaces = new WorkspaceStore(ctx, this.locks, this.secrets);
     this.events = new EventStore(ctx);
     ctx.afterWrite ??= journalPruner(this.events);
   }

@@ -7,7 +7,9 @@ import { EngineBase, type EngineContext } from './engine-base.js';
 import type { LockInfo, LockStore, AcquireOptions } from './lock-store.js';
 import { assertAcquireOptions, LOCK_COMMIT } from './lock-store.js';
 import { parseStored } from './row-mappers.js';
-import { assertNonEmpty, assertPlainObject, toJson } from './validate.js';
+import type { SecretsStore, WrappedKeys } from './secret-store.js';
+import { mayHoldSecrets, secretKeyIds } from './secrets.js';
+import { assertNonEmpty, toJson } from './validate.js';
 import * as q from './workspace-queries.js';
 
 /** The workspace every namespace has, which cannot be deleted. */
@@ -63,6 +65,17 @@ export interface StateExport {
   serial: number;
   checksum: string | null;
   state: unknown;
+  /**
+   * The data keys the state's secrets are encrypted with, wrapped by the store's secrets
+   * key, so that a store with the same key can import it (absent without secrets).
+   */
+  secretsKeys?: WrappedKeys;
+}
+
+/** Options of reading or exporting a state. */
+export interface ReadStateOptions {
+  /** Decrypt secrets (`{ "$secret": value }`) instead of returning them encrypted. */
+  showSecrets?: boolean;
 }
 
 /** Options of a state write. */
@@ -102,12 +115,27 @@ function isEmptyState(stateJson: string | null): boolean {
   return stateJson === null || stateJson === '{}' || stateJson === 'null';
 }
 
+interface EncodedState {
+  text: string | null;
+  checksum: string | null;
+  doc: unknown;
+}
+
 /** Validates a state document and returns its stored text and checksum. */
-function encodeState(state: unknown): { text: string | null; checksum: string | null; doc: unknown } {
+function encodeState(state: unknown): EncodedState {
   if (state === null) return { text: null, checksum: null, doc: null };
   // Round-trip through JSON: what is stored is exactly what JSON can carry.
-  const doc: unknown = JSON.parse(toJson(state, 'workspace state'));
-  const text = canonicalJson(doc);
+  return encodeDoc(JSON.parse(toJson(state, 'workspace state')));
+}
+
+function encodeDoc(doc: unknown): EncodedState {
+  let text: string;
+  try {
+    text = canonicalJson(doc);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new BerthError('INVALID_ARGUMENT', 'workspace state is nested too deeply to be stored', { cause: err });
+  }
   return { text, checksum: sha256(text), doc };
 }
 
@@ -120,6 +148,7 @@ export class WorkspaceStore extends EngineBase {
   constructor(
     ctx: EngineContext,
     private readonly locks: LockStore,
+    private readonly secrets: SecretsStore,
   ) {
     super(ctx);
   }
@@ -285,6 +314,8 @@ export class WorkspaceStore extends EngineBase {
       }
       await tx.run(q.deleteStateVersions, { ns: this.ns, name });
       await tx.run(q.deleteWorkspace, { ns: this.ns, name });
+      // A workspace created later under this name gets a data key of its own.
+      await tx.run(q.retireSecretKeys, { ns: this.ns, name, now });
       await this.event(tx, now, {
         namespace: this.ns,
         type: 'workspace.delete',
@@ -295,21 +326,47 @@ export class WorkspaceStore extends EngineBase {
   }
 
   /**
-   * The current state document.
-   * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE
+   * The current state document. Its secrets come encrypted (`{ "$encrypted": … }`) unless
+   * `showSecrets` asks for them decrypted (`{ "$secret": value }`).
+   * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE; with showSecrets
+   *   SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
    */
-  async readState(name: string): Promise<WorkspaceState> {
+  async readState(name: string, opts: ReadStateOptions = {}): Promise<WorkspaceState> {
     this.assertOpen();
     assertWorkspaceName(name);
     if (name === DEFAULT_WORKSPACE) await this.ensureDefault();
-    const row = await this.read((tx) => this.load(tx, name));
+    const { row, state } = await this.read(async (tx) => {
+      const row = await this.load(tx, name);
+      let state = row.state_json === null ? null : parseStored(row.state_json, 'workspace state');
+      if (opts?.showSecrets === true && row.state_json !== null && mayHoldSecrets(row.state_json)) {
+        state = await this.secrets.revealIn(tx, state);
+      }
+      return { row, state };
+    });
     return {
       lineage: row.lineage,
       serial: row.serial,
-      state: row.state_json === null ? null : parseStored(row.state_json, 'workspace state'),
+      state,
       checksum: row.checksum,
       updatedAt: new Date(row.updated_at).toISOString(),
     };
+  }
+
+  /**
+   * The state as stored: `{ "$secret": v }` markers encrypted with the workspace's data
+   * key, secrets of other workspaces re-encrypted with it (`carried`: keys an import brings).
+   */
+  private async seal(
+    tx: QueryRunner,
+    now: number,
+    name: string,
+    encoded: EncodedState,
+    carried?: WrappedKeys,
+  ): Promise<EncodedState> {
+    if (encoded.text === null || !mayHoldSecrets(encoded.text)) return encoded;
+    const what = `the state of workspace ${name}`;
+    const sealed = await this.secrets.sealIn(tx, now, this.ns, name, encoded.doc, what, carried);
+    return sealed === encoded.doc ? encoded : encodeDoc(sealed);
   }
 
   /**
@@ -340,12 +397,13 @@ export class WorkspaceStore extends EngineBase {
           { details: { name, serial: row.serial, expected: opts.expectedSerial } },
         );
       }
+      const stored = await this.seal(tx, now, name, encoded);
       return this.putVersion(tx, now, row, {
         lineage: row.lineage,
         serial: row.serial + 1,
-        text: encoded.text,
-        checksum: encoded.checksum,
-        doc: encoded.doc,
+        text: stored.text,
+        checksum: stored.checksum,
+        doc: stored.doc,
         operation: opts.operation ?? 'write',
         who: opts.who ?? this.ctx.actor,
         eventType: 'workspace.state.write',
@@ -469,11 +527,17 @@ export class WorkspaceStore extends EngineBase {
   }
 
   /**
-   * The workspace's state as a versioned, checksummed envelope.
-   * @throws NO_SUCH_WORKSPACE
+   * The workspace's state as a versioned, checksummed envelope. Secrets stay encrypted,
+   * with their data keys wrapped beside them, unless `showSecrets` decrypts them (the
+   * checksum is then of the decrypted document).
+   * @throws NO_SUCH_WORKSPACE; with showSecrets SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
-  async exportState(name: string): Promise<StateExport> {
-    const current = await this.readState(name);
+  async exportState(name: string, opts: ReadStateOptions = {}): Promise<StateExport> {
+    const current = await this.readState(name, opts);
+    const shown = opts?.showSecrets === true && current.state !== null;
+    const checksum = shown ? encodeDoc(current.state).checksum : current.checksum;
+    const ids = shown ? new Set<string>() : secretKeyIds(current.state);
+    const secretsKeys = ids.size > 0 ? await this.read((tx) => this.secrets.wrappedKeys(tx, ids)) : undefined;
     return {
       version: EXPORT_VERSION,
       kind: 'berth.workspace',
@@ -481,8 +545,9 @@ export class WorkspaceStore extends EngineBase {
       workspace: name,
       lineage: current.lineage,
       serial: current.serial,
-      checksum: current.checksum,
+      checksum,
       state: current.state,
+      ...(secretsKeys ? { secretsKeys } : {}),
     };
   }
 
@@ -490,8 +555,10 @@ export class WorkspaceStore extends EngineBase {
    * Imports an exported envelope. Into a never-written workspace it is taken as is;
    * otherwise another lineage or a serial not above the current one needs `force`.
    * The new serial is max(imported, current + 1). Changes nothing on failure.
+   * Secrets marked `{ "$secret": v }` are encrypted, and encrypted ones re-encrypted with
+   * this workspace's data key.
    * @throws INVALID_IMPORT, LINEAGE_MISMATCH, STALE_SERIAL, NO_SUCH_WORKSPACE, LOCKED,
-   *   LOCK_LOST
+   *   LOCK_LOST, SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
    */
   async importState(
     name: string,
@@ -530,11 +597,13 @@ export class WorkspaceStore extends EngineBase {
         lineage = opts.force ? imported.lineage : row.lineage;
         serial = Math.max(imported.serial, row.serial + 1);
       }
+      const stored = await this.seal(tx, now, name, imported.encoded, imported.secretsKeys);
       return this.putVersion(tx, now, row, {
         lineage,
         serial,
-        text: imported.text,
-        checksum: imported.checksum,
+        text: stored.text,
+        checksum: stored.checksum,
+        doc: stored.doc,
         operation: 'import',
         who: this.ctx.actor,
         eventType: 'workspace.state.import',
@@ -599,7 +668,12 @@ function assertWriteOptions(opts: WriteStateOptions): void {
 }
 
 /** Validates an import envelope: version, kind, fields and checksum. */
-function checkEnvelope(envelope: unknown): { lineage: string; serial: number; text: string; checksum: string } {
+function checkEnvelope(envelope: unknown): {
+  lineage: string;
+  serial: number;
+  encoded: EncodedState;
+  secretsKeys: WrappedKeys;
+} {
   const invalid = (why: string): BerthError =>
     new BerthError('INVALID_IMPORT', `the import is not a valid berth workspace export: ${why}`, { details: { why } });
   if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) throw invalid('not an object');
@@ -613,7 +687,7 @@ function checkEnvelope(envelope: unknown): { lineage: string; serial: number; te
     throw invalid(`serial is not an integer from 0 to ${MAX_IMPORTED_SERIAL}`);
   }
   if (e.state === null || e.state === undefined) throw invalid('it holds no state (the workspace was never written)');
-  let encoded: { text: string | null; checksum: string | null };
+  let encoded: EncodedState;
   try {
     encoded = encodeState(e.state);
   } catch {
@@ -622,5 +696,14 @@ function checkEnvelope(envelope: unknown): { lineage: string; serial: number; te
   if (typeof e.checksum !== 'string' || e.checksum !== encoded.checksum) {
     throw invalid('checksum does not match the state (it was altered or truncated)');
   }
-  return { lineage: e.lineage, serial: e.serial, text: encoded.text!, checksum: encoded.checksum };
+  const keys = e.secretsKeys ?? {};
+  if (
+    typeof keys !== 'object' ||
+    keys === null ||
+    Array.isArray(keys) ||
+    Object.values(keys).some((k) => typeof k !== 'string')
+  ) {
+    throw invalid('secretsKeys is not a map of key ids to wrapped keys');
+  }
+  return { lineage: e.lineage, serial: e.serial, encoded, secretsKeys: keys as WrappedKeys };
 }

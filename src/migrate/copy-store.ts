@@ -114,6 +114,12 @@ const TABLES: TableSpec[] = [
     key: ['key'],
   },
   {
+    name: 'secret_keys',
+    columns: ['id', 'namespace', 'workspace', 'wrapped', 'key_check', 'created_at', 'retired_at'],
+    readOrder: 'id',
+    key: ['id'],
+  },
+  {
     name: 'events',
     columns: ['seq', 'ts', 'namespace', 'type', 'subject_kind', 'subject_id', 'subject_name', 'actor', 'data_json'],
     readOrder: 'seq',

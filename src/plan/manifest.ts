@@ -14,11 +14,14 @@ import { OBJECT_NAME_PATTERN, setOwn } from '../engine/validate.js';
 import { manifestContainers } from './manifest-containers.js';
 import { BerthError } from '../errors.js';
 
+/** An env value: plain text, or `{ secret: text }` to store it encrypted. */
+export type EnvValue = string | { secret: string };
+
 /** A container as a manifest declares it. */
 export interface ContainerSpec {
   image?: string;
   command?: string[];
-  env?: Record<string, string>;
+  env?: Record<string, EnvValue>;
   labels?: Record<string, string>;
   dependsOn?: string[];
   /** `NAME:DEST` of declared volumes. */
@@ -138,6 +141,28 @@ class Checker {
     return out;
   }
 
+  /** Env entries: a string, or `{ secret: string }`. */
+  envMap(node: Node | null, path: string): Record<string, EnvValue> {
+    const out: Record<string, EnvValue> = {};
+    for (const [key, value] of this.map(node, path)) {
+      const p = `${path}.${key}`;
+      const v = this.deref(value) ?? null;
+      if (!isMap(v)) {
+        const s = this.string(value, p);
+        if (s !== undefined) setOwn(out, key, s);
+        continue;
+      }
+      const entries = this.map(v, p, ['secret']);
+      if (entries.length === 0) {
+        this.at(v, p, `${p} must be a string, or { secret: VALUE } for a value to store encrypted`, key);
+        continue;
+      }
+      const secret = this.string(entries[0]![1], `${p}.secret`);
+      if (secret !== undefined) setOwn(out, key, { secret });
+    }
+    return out;
+  }
+
   name(node: Node, path: string, name: string, kind: string): void {
     if (!OBJECT_NAME_PATTERN.test(name)) {
       this.at(
@@ -160,7 +185,9 @@ function checkContainer(c: Checker, node: Node | null, path: string): ContainerS
     } else if (key === 'command' || key === 'dependsOn' || key === 'volumes') {
       const list = c.strings(value, p);
       if (list !== undefined) spec[key] = list;
-    } else if (key === 'env' || key === 'labels') {
+    } else if (key === 'env') {
+      spec.env = c.envMap(value, p);
+    } else if (key === 'labels') {
       const m = c.stringMap(value, p);
       if (m !== undefined) spec[key] = m;
     } else if (key === 'networks') {

@@ -7,6 +7,7 @@ import type { Manifest } from './manifest.js';
 import {
   changedFields,
   desiredObjects,
+  manifestHasSecrets,
   observedContainer,
   observedPod,
   observedVolume,
@@ -171,7 +172,9 @@ export async function makePlan(
   const current = await store.workspaces.readState(workspace);
   const previous = asStackState(current.state);
   const observed = await observe(store);
-  const desired = mode === 'apply' && manifest ? desiredObjects(manifest) : new Map<string, StackObject>();
+  const seal =
+    mode === 'apply' && manifest && manifestHasSecrets(manifest) ? await store.secrets.sealer(workspace) : undefined;
+  const desired = mode === 'apply' && manifest ? desiredObjects(manifest, seal) : new Map<string, StackObject>();
 
   const managed = new Map([...observed.objects].filter(([, o]) => o.workspace === workspace));
   const changes: PlanChange[] = [];

@@ -1,7 +1,8 @@
 import { canonicalJson, documentChecksum } from '../engine/canonical-json.js';
 import { WORKSPACE_LABEL } from '../engine/object-input.js';
 import type { Container, Pod, Volume } from '../engine/types.js';
-import type { Manifest } from './manifest.js';
+import { BerthError } from '../errors.js';
+import type { EnvValue, Manifest } from './manifest.js';
 import { manifestContainers } from './manifest-containers.js';
 
 /*
@@ -60,8 +61,29 @@ function withoutWorkspaceLabel(labels: Record<string, string> | undefined): Reco
   return rest;
 }
 
-/** The objects a manifest declares, in canonical form, keyed by `kind/name`. */
-export function desiredObjects(m: Manifest): Map<string, StackObject> {
+/** Encrypts a secret env value for the stack's workspace (equal values, equal text). */
+export type SecretSealer = (value: string) => string;
+
+/** True when a container of the manifest has a `{ secret: … }` env entry. */
+export function manifestHasSecrets(m: Manifest): boolean {
+  return manifestContainers(m).some((c) => Object.values(c.spec.env ?? {}).some((v) => typeof v !== 'string'));
+}
+
+function sealedEnv(env: Record<string, EnvValue> | undefined, seal: SecretSealer | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env ?? {})) {
+    if (typeof v === 'string') out[k] = v;
+    else if (seal) out[k] = seal(v.secret);
+    else throw new BerthError('INTERNAL', 'a secret env value reached the plan without a key to encrypt it');
+  }
+  return out;
+}
+
+/**
+ * The objects a manifest declares, in canonical form, keyed by `kind/name`; secret env
+ * values are encrypted by `seal`, so a plan never holds them in plain text.
+ */
+export function desiredObjects(m: Manifest, seal?: SecretSealer): Map<string, StackObject> {
   const out = new Map<string, StackObject>();
   const add = (o: StackObject): void => void out.set(o.key, o);
   for (const [name, v] of Object.entries(m.volumes)) {
@@ -73,7 +95,7 @@ export function desiredObjects(m: Manifest): Map<string, StackObject> {
       pod: c.pod,
       image: c.spec.image ?? null,
       command: c.spec.command ?? [],
-      env: c.spec.env ?? {},
+      env: sealedEnv(c.spec.env, seal),
       labels: c.spec.labels ?? {},
       dependsOn: [...(c.spec.dependsOn ?? [])].sort(),
       volumes: (c.spec.volumes ?? [])

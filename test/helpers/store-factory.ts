@@ -95,6 +95,7 @@ const BERTH_TABLES = [
   'state_versions',
   'workspaces',
   'locks',
+  'secret_keys',
   'berth_meta',
 ];
 

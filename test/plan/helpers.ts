@@ -136,7 +136,8 @@ export function declared(m: Manifest): Record<string, CanonicalObject> {
     pod,
     image: spec.image ?? null,
     command: spec.command ?? [],
-    env: sortedRecord(spec.env),
+    // The generated manifests hold no secrets: every env value is a string.
+    env: sortedRecord(spec.env as Record<string, string> | undefined),
     labels: sortedRecord(spec.labels),
     dependsOn: [...(spec.dependsOn ?? [])].sort(),
     volumes: [...(spec.volumes ?? [])].sort(),

@@ -1,5 +1,7 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets.js';
+import { BerthError } from '../../errors.js';
 import { loadMigrations } from '../../migrate/migration-files.js';
 import type { CliContext } from '../cli-context.js';
 import { paint } from '../output.js';
@@ -142,4 +144,60 @@ export async function restore(ctx: CliContext, file: string, opts: { force?: boo
   const { keptAs } = await restoreStore(store, file);
   if (ctx.json) return ctx.printJson({ restored: file, keptAs });
   ctx.out(`Restored ${store.location} from ${file}. The replaced store was kept as ${keptAs}.`);
+}
+
+/** `berth secrets keygen`: a new random secrets key; opens no store. */
+export function secretsKeygen(ctx: CliContext): void {
+  const key = generateSecretsKey();
+  if (ctx.json) return ctx.printJson({ key });
+  ctx.out(key);
+  ctx.note('Keep this key safe: without it the secrets in the store cannot be read. Put it in BERTH_SECRETS_KEY,');
+  ctx.note('or in a file (mode 600) named by BERTH_SECRETS_KEY_FILE.');
+}
+
+/** `berth secrets status`: the key in use and whether it opens the store's data keys. */
+export async function secretsStatus(ctx: CliContext): Promise<number> {
+  const store = await ctx.open();
+  const status = await store.secrets.status();
+  const opens =
+    status.dataKeys === 0 ||
+    (status.fingerprint !== undefined && status.wrappedWith.every((f) => f === status.fingerprint));
+  if (ctx.json) {
+    ctx.printJson({ ...status, opens });
+  } else {
+    ctx.out(`secrets key:  ${status.keyConfigured ? `set (fingerprint ${status.fingerprint})` : 'not set'}`);
+    ctx.out(
+      `data keys:    ${status.dataKeys}${status.dataKeys > 0 ? ` (wrapped with ${status.wrappedWith.join(', ')})` : ''}`,
+    );
+    if (!opens) {
+      ctx.out(
+        status.keyConfigured
+          ? 'problem:      the key set is not the one the data keys are wrapped with; set BERTH_SECRETS_KEY to that key'
+          : 'problem:      the store holds secrets; set BERTH_SECRETS_KEY (or BERTH_SECRETS_KEY_FILE) to read or write them',
+      );
+    }
+  }
+  return opens ? 0 : 1;
+}
+
+/** `berth secrets rotate-key --new-key-file FILE`: re-wraps every data key with the new key. */
+export async function secretsRotateKey(ctx: CliContext, opts: { newKeyFile: string }): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(opts.newKeyFile === '-' ? 0 : opts.newKeyFile, 'utf8');
+  } catch (err) {
+    throw new BerthError(
+      'SECRETS_KEY_INVALID',
+      `cannot read the new key file ${opts.newKeyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { details: { source: opts.newKeyFile }, cause: err },
+    );
+  }
+  const next = parseSecretsKey(text, opts.newKeyFile);
+  const store = await ctx.open();
+  const result = await store.secrets.rotateKey(next.key);
+  if (ctx.json) return ctx.printJson(result);
+  ctx.out(`Re-wrapped ${result.rewrapped} data key(s) with the new secrets key (fingerprint ${result.fingerprint}).`);
+  ctx.note(
+    'From now on set BERTH_SECRETS_KEY (or BERTH_SECRETS_KEY_FILE) to the new key; the old one no longer opens the store.',
+  );
 }

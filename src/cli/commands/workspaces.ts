@@ -4,6 +4,7 @@ import type { Store } from '../../engine/store.js';
 import type { StateExport } from '../../engine/workspace-store.js';
 import { BerthError } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
+import { redactSecrets } from '../../engine/secrets.js';
 import { paint, relativeTime, renderTable } from '../output.js';
 
 /*
@@ -100,10 +101,11 @@ export async function workspaceDelete(ctx: CliContext, name: string, opts: { for
 }
 
 /** `berth state show`: the selected workspace's current state. */
-export async function stateShow(ctx: CliContext): Promise<void> {
+export async function stateShow(ctx: CliContext, opts: { showSecrets?: boolean } = {}): Promise<void> {
   const store = await ctx.open();
   const name = ctx.selectedWorkspace().name;
-  const current = await store.workspaces.readState(name);
+  const read = await store.workspaces.readState(name, { showSecrets: opts.showSecrets === true });
+  const current = opts.showSecrets ? read : { ...read, state: redactSecrets(read.state) };
   if (ctx.json) return ctx.printJson({ workspace: name, ...current });
   ctx.note(`# workspace ${name}: serial ${current.serial}, lineage ${current.lineage}`);
   ctx.out(current.state === null ? '(no state has been written)' : JSON.stringify(current.state, null, 2));
@@ -163,9 +165,11 @@ export async function stateRollback(ctx: CliContext, serialText: string): Promis
 }
 
 /** `berth state export`: the envelope as JSON on stdout. */
-export async function stateExport(ctx: CliContext): Promise<void> {
+export async function stateExport(ctx: CliContext, opts: { showSecrets?: boolean } = {}): Promise<void> {
   const store = await ctx.open();
-  ctx.printJson(await store.workspaces.exportState(ctx.selectedWorkspace().name));
+  ctx.printJson(
+    await store.workspaces.exportState(ctx.selectedWorkspace().name, { showSecrets: opts.showSecrets === true }),
+  );
 }
 
 /** `berth state import FILE [--force]` (FILE `-` reads stdin): under the workspace lock. */

@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import type { QueryRunner } from '../db/executor.js';
+import type { SecretKeyRow } from '../db/schema.js';
+import { BerthError } from '../errors.js';
+import { EngineBase } from './engine-base.js';
+import {
+  ciphertextKeyId,
+  decryptValue,
+  encryptValue,
+  ENCRYPTED_MARKER,
+  loadSecretsKey,
+  mapSecrets,
+  mayHoldSecrets,
+  newKeyId,
+  SECRET_MARKER,
+  unwrapDataKey,
+  wrapDataKey,
+  type DataKey,
+  type SecretsKey,
+} from './secrets.js';
+import * as q from './workspace-queries.js';
+
+/** What `secrets.status()` reports. */
+export interface SecretsStatus {
+  /** Whether this handle was given a secrets key. */
+  keyConfigured: boolean;
+  /** The given key's fingerprint. */
+  fingerprint?: string;
+  /** Data keys in the store (one per workspace that ever held a secret, more after a delete). */
+  dataKeys: number;
+  /** Fingerprints of the secrets keys the data keys are wrapped with (one, normally). */
+  wrappedWith: string[];
+}
+
+/** Data keys an export carries (wrapped), by id, so another store with the same key can read it. */
+export type WrappedKeys = Record<string, string>;
+
+/**
+ * Per-workspace data keys, wrapped by the operator's secrets key, and the walks that
+ * encrypt, re-encrypt and reveal the secrets of a document (see secrets.ts).
+ */
+export class SecretsStore extends EngineBase {
+  /** Unwrapped data keys by id, for the life of the handle. */
+  private readonly unwrapped = new Map<string, DataKey>();
+
+  /** Whether a key is configured, and which keys the store's data keys need. */
+  async status(): Promise<SecretsStatus> {
+    this.assertOpen();
+    const rows = await this.read(async (tx) => tx.all(q.allSecretKeys, {}));
+    const key = this.ctx.secrets.key;
+    return {
+      keyConfigured: key !== undefined,
+      ...(key ? { fingerprint: key.fingerprint } : {}),
+      dataKeys: rows.length,
+      wrappedWith: [...new Set(rows.map((r) => r.key_check))].sort(),
+    };
+  }
+
+  /**
+   * A copy of `value` with its secrets decrypted: `{ "$encrypted": … }` nodes of a state
+   * document become `{ "$secret": value }` again, and encrypted strings (a container's
+   * env from a manifest) become their plain text.
+   * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
+   */
+  async reveal<T>(value: T): Promise<T> {
+    this.assertOpen();
+    if (value === null || value === undefined || !mayHoldSecrets(JSON.stringify(value))) return value;
+    return this.read((tx) => this.revealIn(tx, value)) as Promise<T>;
+  }
+
+  /**
+   * Re-wraps every data key with a new secrets key, in one transaction; this handle uses
+   * the new key afterwards. Secret values are not re-encrypted (their data keys stay).
+   * Changes nothing unless the current key opens every data key.
+   * @throws SECRETS_KEY_INVALID, SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
+   */
+  async rotateKey(newKey: string | Buffer): Promise<{ rewrapped: number; fingerprint: string }> {
+    this.assertOpen();
+    const next = loadSecretsKey({ secretsKey: newKey });
+    if (next === undefined) throw new BerthError('SECRETS_KEY_INVALID', 'the new secrets key is empty');
+    const rewrapped = await this.write(async (tx, now) => {
+      const rows = await tx.all(q.allSecretKeys, {});
+      const keys: DataKey[] = [];
+      for (const row of rows) keys.push(await this.unwrapRow(row, 'rotate the secrets key'));
+      for (const dk of keys) {
+        await tx.run(q.rewrapSecretKey, { id: dk.id, wrapped: wrapDataKey(next, dk), keyCheck: next.fingerprint });
+      }
+      await this.event(tx, now, {
+        namespace: '',
+        type: 'secrets.rotate',
+        subject: { kind: 'store' },
+        data: { dataKeys: rows.length, from: this.ctx.secrets.key?.fingerprint ?? null, to: next.fingerprint },
+      });
+      return rows.length;
+    });
+    this.ctx.secrets.key = next;
+    return { rewrapped, fingerprint: next.fingerprint };
+  }
+
+  /**
+   * `doc` as it is stored for workspace `ns/name`: `{ "$secret": v }` markers encrypted
+   * with the workspace's data key (created on first use), and `{ "$encrypted": … }`
+   * nodes of another workspace's key re-encrypted with it. Nodes already under this
+   * workspace's keys are kept as they are, so a document read without its secrets can be
+   * written back without the secrets key. `carried` are the wrapped keys of an import.
+   */
+  async sealIn(
+    tx: QueryRunner,
+    now: number,
+    ns: string,
+    name: string,
+    doc: unknown,
+    what: string,
+    carried: WrappedKeys = {},
+  ): Promise<unknown> {
+    const own = (await tx.get(q.currentSecretKey, { ns, name }))?.id;
+    const reencrypt = new Map<string, DataKey | undefined>();
+    const ownTexts: string[] = [];
+    let needsKey = false;
+    // First pass: what the document needs, so that keys are loaded before the walk.
+    mapSecrets(
+      doc,
+      {
+        marker: (v) => ((needsKey = true), v),
+        encrypted: (text) => {
+          const id = ciphertextKeyId(text)!;
+          if (id !== own) reencrypt.set(id, undefined);
+          else ownTexts.push(text);
+          return text;
+        },
+        bare: (text) => text,
+      },
+      what,
+    );
+    // Secrets already under this workspace's key are checked when the key is at hand, and
+    // kept as they are without it (a document read without its secrets, written back).
+    if (own !== undefined && ownTexts.length > 0 && this.ctx.secrets.key) {
+      const ownKey = await this.keyById(tx, own);
+      for (const text of ownTexts) decryptValue(ownKey, text);
+    }
+    if (!needsKey && reencrypt.size === 0) return doc;
+    for (const id of reencrypt.keys()) reencrypt.set(id, await this.keyById(tx, id, carried));
+    const target = await this.dataKeyFor(tx, now, ns, name, what);
+    return mapSecrets(
+      doc,
+      {
+        marker: (v) => ({ [ENCRYPTED_MARKER]: encryptValue(target, v) }),
+        encrypted: (text) => {
+          const from = reencrypt.get(ciphertextKeyId(text)!);
+          return { [ENCRYPTED_MARKER]: from ? encryptValue(target, decryptValue(from, text)) : text };
+        },
+        bare: (text) => text,
+      },
+      what,
+    );
+  }
+
+  /**
+   * Encrypts values for workspace `name` of the handle's namespace (a plan's secret env
+   * values); creates the workspace's data key if it has none yet.
+   * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
+   */
+  async sealer(name: string): Promise<(value: unknown) => string> {
+    this.assertOpen();
+    const ns = this.ctx.namespace;
+    const what = `the manifest for workspace ${name}`;
+    const row = await this.read(async (tx) => tx.get(q.currentSecretKey, { ns, name }));
+    const dk = row
+      ? await this.unwrapRow(row, `encrypt the secrets of ${what}`)
+      : await this.write((tx, now) => this.dataKeyFor(tx, now, ns, name, what));
+    return (value) => encryptValue(dk, value);
+  }
+
+  /** The workspace's data key for new secrets, created (wrapped) on first use. */
+  async dataKeyFor(tx: QueryRunner, now: number, ns: string, name: string, what: string): Promise<DataKey> {
+    const row = await tx.get(q.currentSecretKey, { ns, name });
+    if (row) return this.unwrapRow(row, `encrypt the secrets of ${what}`);
+    const secrets = this.requireKey(`${what} holds secrets`);
+    const other = await tx.get(q.otherSecretKey, { check: secrets.fingerprint });
+    if (other) throw this.mismatch(other, `encrypt the secrets of ${what}`);
+    const dk: DataKey = { id: newKeyId(), key: randomBytes(32) };
+    await tx.run(q.insertSecretKey, {
+      id: dk.id,
+      ns,
+      name,
+      wrapped: wrapDataKey(secrets, dk),
+      keyCheck: secrets.fingerprint,
+      now,
+    });
+    this.unwrapped.set(dk.id, dk);
+    return dk;
+  }
+
+  /** Decrypts every secret of `doc` (see {@link reveal}). */
+  async revealIn(tx: QueryRunner, doc: unknown): Promise<unknown> {
+    const ids = new Set<string>();
+    const note = (text: string): string => (ids.add(ciphertextKeyId(text)!), text);
+    mapSecrets(doc, { marker: (v) => v, encrypted: note, bare: note }, 'the document');
+    const keys = new Map<string, DataKey>();
+    for (const id of ids) keys.set(id, await this.keyById(tx, id));
+    const open = (text: string): unknown => decryptValue(keys.get(ciphertextKeyId(text)!)!, text);
+    return mapSecrets(
+      doc,
+      {
+        marker: (v) => ({ [SECRET_MARKER]: v }),
+        encrypted: (text) => ({ [SECRET_MARKER]: open(text) }),
+        bare: (text) => {
+          const v = open(text);
+          return typeof v === 'string' ? v : text;
+        },
+      },
+      'the document',
+    );
+  }
+
+  /** The wrapped form of the data keys `ids`, for an export. */
+  async wrappedKeys(tx: QueryRunner, ids: Iterable<string>): Promise<WrappedKeys> {
+    const out: WrappedKeys = {};
+    for (const id of [...ids].sort()) {
+      const row = await tx.get(q.getSecretKey, { id });
+      if (row) out[id] = row.wrapped;
+    }
+    return out;
+  }
+
+  private async keyById(tx: QueryRunner, id: string, carried: WrappedKeys = {}): Promise<DataKey> {
+    const cached = this.unwrapped.get(id);
+    if (cached) return cached;
+    const row = await tx.get(q.getSecretKey, { id });
+    if (row) return this.unwrapRow(row, 'decrypt a secret');
+    const wrapped = Object.hasOwn(carried, id) ? carried[id] : undefined;
+    if (typeof wrapped !== 'string') {
+      throw new BerthError(
+        'SECRET_UNREADABLE',
+        `a secret value was encrypted with data key ${id}, which this store does not have; export the state again with its secrets shown (\`berth state export --show-secrets\`) where it came from`,
+        { details: { keyId: id } },
+      );
+    }
+    const secrets = this.requireKey('the import holds secrets');
+    const key = unwrapDataKey(secrets, id, wrapped);
+    if (!key) {
+      throw new BerthError(
+        'SECRETS_KEY_MISMATCH',
+        `the secrets key (fingerprint ${secrets.fingerprint}) cannot open the data key ${id} the import carries: it was exported from a store with another secrets key; export it again with \`--show-secrets\`, or use that store's key. Nothing was changed`,
+        { details: { keyId: id, fingerprint: secrets.fingerprint } },
+      );
+    }
+    // Not cached: the key is not the store's, and must be carried again next time.
+    return { id, key };
+  }
+
+  private async unwrapRow(row: SecretKeyRow, purpose: string): Promise<DataKey> {
+    const cached = this.unwrapped.get(row.id);
+    if (cached) return cached;
+    const secrets = this.requireKey(`workspace ${row.workspace} holds secrets`);
+    const key = row.key_check === secrets.fingerprint ? unwrapDataKey(secrets, row.id, row.wrapped) : undefined;
+    if (!key) throw this.mismatch(row, purpose);
+    const dk = { id: row.id, key };
+    this.unwrapped.set(row.id, dk);
+    return dk;
+  }
+
+  private requireKey(why: string): SecretsKey {
+    const key = this.ctx.secrets.key;
+    if (key) return key;
+    throw new BerthError(
+      'SECRETS_KEY_MISSING',
+      `${why}, but no secrets key is set; set BERTH_SECRETS_KEY (or BERTH_SECRETS_KEY_FILE) to the store's secrets key, or create a new one with \`berth secrets keygen\`. Nothing was changed`,
+    );
+  }
+
+  private mismatch(row: SecretKeyRow, purpose: string): BerthError {
+    const given = this.ctx.secrets.key?.fingerprint ?? '';
+    return new BerthError(
+      'SECRETS_KEY_MISMATCH',
+      `cannot ${purpose}: the secrets key given (fingerprint ${given}) is not the one this store's secrets are wrapped with (fingerprint ${row.key_check}); set BERTH_SECRETS_KEY or BERTH_SECRETS_KEY_FILE to that key. Nothing was changed`,
+      { details: { fingerprint: given, expected: row.key_check, workspace: row.workspace, namespace: row.namespace } },
+    );
+  }
+}

@@ -1,0 +1,337 @@
+import { readFileSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import {
+  generateSecretsKey,
+  isBerthError,
+  loadManifest,
+  type BerthStore,
+  type ErrorCode,
+  type StateExport,
+} from '../../src/index.js';
+import type { StoreFactory } from '../helpers/store-factory.js';
+
+/*
+ * Secret values (issue 8): `{ "$secret": v }` in a state document and `{ secret: v }` env
+ * entries of a manifest are stored encrypted under a per-workspace data key wrapped by
+ * the operator's secrets key; they are decrypted only for a caller that asks; a missing
+ * or wrong key is an error that changes nothing. Run on every backend.
+ */
+
+const PASSWORD = 'hunter2-Pa55w0rd-unique-8c1f';
+const TOKEN = 'tok_live_4f9a0c7e-unique';
+
+/** Everything the store holds, as text: every row of every table (and, for SQLite, the file's bytes). */
+async function storedText(factory: StoreFactory, store: BerthStore): Promise<string> {
+  const target = factory.target(store);
+  if (target.path) {
+    const db = new Database(target.path, { readonly: true });
+    try {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+      const rows = tables.map((t) => JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all()));
+      const files = [target.path, `${target.path}-wal`]
+        .filter(existsSync)
+        .map((f) => readFileSync(f).toString('latin1'));
+      return rows.join('\n') + files.join('\n');
+    } finally {
+      db.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: target.url });
+  await client.connect();
+  try {
+    const { rows: tables } = await client.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+      [target.schema],
+    );
+    const out: string[] = [];
+    for (const t of tables) {
+      const { rows } = await client.query(`SELECT * FROM "${target.schema}"."${t.table_name}"`);
+      out.push(JSON.stringify(rows));
+    }
+    return out.join('\n');
+  } finally {
+    await client.end();
+  }
+}
+
+async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<Error> {
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isBerthError(err), `expected ${code}, got ${String(err)}`).toBe(true);
+  expect((err as { code: string }).code).toBe(code);
+  return err as Error;
+}
+
+const secretDoc = () => ({
+  app: 'shop',
+  db: { user: 'admin', password: { $secret: PASSWORD } },
+  tokens: [{ $secret: { id: 7, token: TOKEN } }, 'plain'],
+});
+
+export function secretsSuite(factory: StoreFactory): void {
+  const open = (key?: string) => factory.open(key === undefined ? {} : { secretsKey: key });
+
+  describe(`secrets (${factory.backend})`, () => {
+    it('stores { $secret } values encrypted, returns them encrypted, and decrypts them only on request', async () => {
+      const key = generateSecretsKey();
+      const store = await open(key);
+      const written = await store.workspaces.writeState('default', secretDoc());
+      const read = await store.workspaces.readState('default');
+      expect(read.state).toEqual(written.state);
+      const state = read.state as { db: { password: Record<string, string> }; tokens: unknown[] };
+      expect(Object.keys(state.db.password)).toEqual(['$encrypted']);
+      expect(state.db.password.$encrypted).toMatch(/^berth:secret:v1:[0-9a-f]{16}:[A-Za-z0-9_-]+$/);
+      expect(state.tokens[1]).toBe('plain');
+      expect(JSON.stringify(read)).not.toContain(PASSWORD);
+
+      const shown = await store.workspaces.readState('default', { showSecrets: true });
+      expect(shown.state).toEqual(secretDoc());
+      expect(shown.serial).toBe(read.serial);
+
+      const raw = await storedText(factory, store);
+      expect(raw).not.toContain(PASSWORD);
+      expect(raw).not.toContain(TOKEN);
+      expect(raw).not.toContain(Buffer.from(key, 'base64').toString('latin1'));
+      expect(raw).not.toContain(key);
+    });
+
+    it('equal secrets encrypt to equal text, so rewriting a state keeps its checksum', async () => {
+      const store = await open(generateSecretsKey());
+      const a = await store.workspaces.writeState('default', secretDoc());
+      const b = await store.workspaces.writeState('default', secretDoc());
+      expect(b.serial).toBe(a.serial + 1);
+      expect(b.checksum).toBe(a.checksum);
+      const other = await store.workspaces.writeState('default', { ...secretDoc(), app: 'other' });
+      expect(other.checksum).not.toBe(a.checksum);
+    });
+
+    it('without a key, a write with a secret is SECRETS_KEY_MISSING and changes nothing', async () => {
+      const store = await open();
+      await store.workspaces.writeState('default', { plain: true });
+      const before = await store.workspaces.readState('default');
+      const err = await expectCode(store.workspaces.writeState('default', secretDoc()), 'SECRETS_KEY_MISSING');
+      expect(err.message).toMatch(/BERTH_SECRETS_KEY/);
+      expect(err.message).toMatch(/berth secrets keygen/);
+      expect(await store.workspaces.readState('default')).toEqual(before);
+      expect((await store.secrets.status()).dataKeys).toBe(0);
+    });
+
+    it('a wrong key cannot read or add secrets, names both fingerprints, and changes nothing', async () => {
+      const store = await open(generateSecretsKey());
+      await store.workspaces.writeState('default', secretDoc());
+      const before = await store.workspaces.readState('default');
+      const wrong = await factory.reopen(store, { secretsKey: generateSecretsKey() });
+      const read = await expectCode(
+        wrong.workspaces.readState('default', { showSecrets: true }),
+        'SECRETS_KEY_MISMATCH',
+      );
+      const { fingerprint, expected } = (read as unknown as { details: Record<string, string> }).details;
+      expect(fingerprint).toMatch(/^[0-9a-f]{16}$/);
+      expect(expected).toMatch(/^[0-9a-f]{16}$/);
+      expect(fingerprint).not.toBe(expected);
+      expect(read.message).toContain(expected!);
+      await expectCode(wrong.workspaces.writeState('default', { x: { $secret: 'new' } }), 'SECRETS_KEY_MISMATCH');
+      // Another workspace's first secret under a second key would split the store: refused too.
+      await wrong.workspaces.create('other');
+      await expectCode(wrong.workspaces.writeState('other', { x: { $secret: 'new' } }), 'SECRETS_KEY_MISMATCH');
+      expect(await store.workspaces.readState('default')).toEqual(before);
+      expect((await store.workspaces.readState('other')).serial).toBe(0);
+      expect((await store.secrets.status()).dataKeys).toBe(1);
+      // Reading the encrypted form needs no key at all.
+      expect((await wrong.workspaces.readState('default')).state).toEqual(before.state);
+    });
+
+    it('a document read without its secrets can be changed and written back without the key', async () => {
+      const key = generateSecretsKey();
+      const store = await open(key);
+      await store.workspaces.writeState('default', secretDoc());
+      const keyless = await factory.reopen(store, {});
+      const current = await keyless.workspaces.readState('default');
+      await keyless.workspaces.writeState('default', { ...(current.state as object), app: 'renamed' });
+      const shown = await store.workspaces.readState('default', { showSecrets: true });
+      expect(shown.state).toEqual({ ...secretDoc(), app: 'renamed' });
+    });
+
+    it('malformed markers are INVALID_ARGUMENT; altered or foreign ciphertext is SECRET_UNREADABLE; nothing changes', async () => {
+      const store = await open(generateSecretsKey());
+      await store.workspaces.writeState('default', secretDoc());
+      const before = await store.workspaces.readState('default');
+      const enc = (before.state as { db: { password: { $encrypted: string } } }).db.password.$encrypted;
+      const bad: [unknown, ErrorCode][] = [
+        [{ a: { $secret: 'x', other: 1 } }, 'INVALID_ARGUMENT'],
+        [{ a: { $encrypted: 'not ciphertext' } }, 'INVALID_ARGUMENT'],
+        [{ a: { $encrypted: 42 } }, 'INVALID_ARGUMENT'],
+        [{ a: { $encrypted: enc.slice(0, -4) + (enc.endsWith('AAAA') ? 'BBBB' : 'AAAA') } }, 'SECRET_UNREADABLE'],
+        [{ a: { $encrypted: enc.replace(/v1:[0-9a-f]{16}:/, 'v1:0123456789abcdef:') } }, 'SECRET_UNREADABLE'],
+      ];
+      for (const [doc, code] of bad) {
+        const err = await expectCode(store.workspaces.writeState('default', doc), code);
+        expect(err.message).not.toContain(PASSWORD);
+      }
+      expect(await store.workspaces.readState('default')).toEqual(before);
+    });
+
+    it('history and rollback keep secrets encrypted; rollback restores them', async () => {
+      const store = await open(generateSecretsKey());
+      const first = await store.workspaces.writeState('default', secretDoc());
+      await store.workspaces.writeState('default', { gone: true });
+      const back = await store.workspaces.rollback('default', first.serial);
+      expect(back.checksum).toBe(first.checksum);
+      expect((await store.workspaces.readState('default', { showSecrets: true })).state).toEqual(secretDoc());
+      expect(JSON.stringify(await store.workspaces.history('default'))).not.toContain(PASSWORD);
+    });
+
+    it('events never carry a secret', async () => {
+      const store = await open(generateSecretsKey());
+      await store.workspaces.writeState('default', secretDoc());
+      await store.workspaces.rollback('default', 1);
+      const envelope = await store.workspaces.exportState('default', { showSecrets: true });
+      await store.workspaces.create('copy');
+      await store.workspaces.importState('copy', envelope);
+      const events = JSON.stringify(await store.events.list());
+      expect(events).toContain('workspace.state.import');
+      expect(events).not.toContain(PASSWORD);
+      expect(events).not.toContain(TOKEN);
+    });
+
+    it('an export keeps secrets encrypted with their wrapped data key; it imports into any store with the same key', async () => {
+      const key = generateSecretsKey();
+      const store = await open(key);
+      await store.workspaces.writeState('default', secretDoc());
+      const envelope = await store.workspaces.exportState('default');
+      expect(JSON.stringify(envelope)).not.toContain(PASSWORD);
+      expect(Object.keys(envelope.secretsKeys ?? {})).toHaveLength(1);
+
+      // Another workspace of the same store: re-encrypted with that workspace's own data key.
+      await store.workspaces.create('copy');
+      await store.workspaces.importState('copy', envelope);
+      const copied = await store.workspaces.readState('copy');
+      const idOf = (s: unknown) => JSON.stringify(s).match(/berth:secret:v1:([0-9a-f]{16})/)![1];
+      expect(idOf(copied.state)).not.toBe(idOf(envelope.state));
+      expect((await store.workspaces.readState('copy', { showSecrets: true })).state).toEqual(secretDoc());
+
+      // Another store with the same secrets key: the carried key opens it.
+      const second = await open(key);
+      await second.workspaces.importState('default', envelope);
+      expect((await second.workspaces.readState('default', { showSecrets: true })).state).toEqual(secretDoc());
+
+      // Another store with another key: refused, nothing written.
+      const foreign = await open(generateSecretsKey());
+      await expectCode(foreign.workspaces.importState('default', envelope), 'SECRETS_KEY_MISMATCH');
+      expect((await foreign.workspaces.readState('default')).serial).toBe(0);
+      // Without the carried keys, the ciphertext is unreadable.
+      const { secretsKeys: _dropped, ...bare } = envelope;
+      await expectCode(foreign.workspaces.importState('default', bare as StateExport), 'SECRET_UNREADABLE');
+      expect((await foreign.workspaces.readState('default')).serial).toBe(0);
+    });
+
+    it('an export with shown secrets is checksummed as shown and imports into a store with another key', async () => {
+      const store = await open(generateSecretsKey());
+      await store.workspaces.writeState('default', secretDoc());
+      const shown = await store.workspaces.exportState('default', { showSecrets: true });
+      expect(shown.state).toEqual(secretDoc());
+      expect(shown.secretsKeys).toBeUndefined();
+      const other = await open(generateSecretsKey());
+      await other.workspaces.importState('default', shown);
+      expect((await other.workspaces.readState('default', { showSecrets: true })).state).toEqual(secretDoc());
+      expect(await storedText(factory, other)).not.toContain(PASSWORD);
+      // Into a store without a key it is SECRETS_KEY_MISSING, and nothing is written.
+      const keyless = await open();
+      await expectCode(keyless.workspaces.importState('default', shown), 'SECRETS_KEY_MISSING');
+      expect((await keyless.workspaces.readState('default')).serial).toBe(0);
+    });
+
+    it('rotating the secrets key re-wraps every data key; the old key stops working, values and checksums stay', async () => {
+      const oldKey = generateSecretsKey();
+      const newKey = generateSecretsKey();
+      const store = await open(oldKey);
+      await store.workspaces.writeState('default', secretDoc());
+      await store.workspaces.create('two');
+      const two = await store.workspaces.writeState('two', { k: { $secret: 2 } });
+      const before = await store.workspaces.readState('default');
+
+      // With a wrong current key, rotation changes nothing.
+      const wrong = await factory.reopen(store, { secretsKey: generateSecretsKey() });
+      await expectCode(wrong.secrets.rotateKey(newKey), 'SECRETS_KEY_MISMATCH');
+      await expectCode(store.secrets.rotateKey('short'), 'SECRETS_KEY_INVALID');
+      expect((await store.secrets.status()).wrappedWith).toHaveLength(1);
+
+      const result = await store.secrets.rotateKey(newKey);
+      expect(result.rewrapped).toBe(2);
+      const status = await store.secrets.status();
+      expect(status.fingerprint).toBe(result.fingerprint);
+      expect(status.wrappedWith).toEqual([result.fingerprint]);
+      // This handle goes on with the new key; the states did not change.
+      expect((await store.workspaces.readState('default', { showSecrets: true })).state).toEqual(secretDoc());
+      expect(await store.workspaces.readState('default')).toEqual(before);
+      expect((await store.workspaces.readState('two')).checksum).toBe(two.checksum);
+
+      const stale = await factory.reopen(store, { secretsKey: oldKey });
+      await expectCode(stale.workspaces.readState('two', { showSecrets: true }), 'SECRETS_KEY_MISMATCH');
+      const fresh = await factory.reopen(store, { secretsKey: newKey });
+      expect((await fresh.workspaces.readState('two', { showSecrets: true })).state).toEqual({ k: { $secret: 2 } });
+      const rotate = (await store.events.list({ types: ['secrets.rotate'] }))[0];
+      expect(rotate?.data).toMatchObject({ dataKeys: 2, to: result.fingerprint });
+    });
+
+    it('a workspace deleted and created again gets a new data key', async () => {
+      const store = await open(generateSecretsKey());
+      await store.workspaces.create('w');
+      const a = await store.workspaces.writeState('w', { s: { $secret: 1 } });
+      await store.workspaces.delete('w', { force: true });
+      await store.workspaces.create('w');
+      const b = await store.workspaces.writeState('w', { s: { $secret: 1 } });
+      expect(b.checksum).not.toBe(a.checksum);
+      expect((await store.secrets.status()).dataKeys).toBe(2);
+    });
+
+    it('bad keys are SECRETS_KEY_INVALID when the store is opened', async () => {
+      for (const secretsKey of ['', 'short', 'x'.repeat(44), 'ab'.repeat(31)]) {
+        await expectCode(open(secretsKey), 'SECRETS_KEY_INVALID');
+      }
+      await expectCode(factory.open({ secretsKey: Buffer.alloc(16) }), 'SECRETS_KEY_INVALID');
+      await expectCode(factory.open({ secretsKeyFile: '/nonexistent/berth.key' }), 'SECRETS_KEY_INVALID');
+    });
+
+    describe('manifest env secrets', () => {
+      const text = (password: string) => `
+version: 1
+containers:
+  api:
+    image: shop/api:1
+    env:
+      LOG: debug
+      DB_PASSWORD:
+        secret: ${password}
+`;
+
+      it('apply stores the env value encrypted; reveal decrypts it; planning again changes nothing', async () => {
+        const store = await open(generateSecretsKey());
+        const plan = await store.plan('default', loadManifest(text(PASSWORD)));
+        expect(JSON.stringify(plan)).not.toContain(PASSWORD);
+        await store.apply(plan);
+        const [ctr] = await store.allContainers();
+        expect(ctr!.config.env!.LOG).toBe('debug');
+        expect(ctr!.config.env!.DB_PASSWORD).toMatch(/^berth:secret:v1:/);
+        expect(await store.secrets.reveal(ctr!.config.env)).toEqual({ LOG: 'debug', DB_PASSWORD: PASSWORD });
+        expect(await storedText(factory, store)).not.toContain(PASSWORD);
+
+        const again = await store.plan('default', loadManifest(text(PASSWORD)));
+        expect(again.changes.map((c) => c.effective)).toEqual(['noop']);
+        const changed = await store.plan('default', loadManifest(text('another-password')));
+        expect(changed.changes.map((c) => [c.effective, c.fields])).toEqual([['replace', ['env']]]);
+        expect(JSON.stringify(changed)).not.toContain('another-password');
+      });
+
+      it('planning secrets without a key is SECRETS_KEY_MISSING', async () => {
+        const store = await open();
+        await expectCode(store.plan('default', loadManifest(text(PASSWORD))), 'SECRETS_KEY_MISSING');
+        expect(await store.allContainers()).toEqual([]);
+      });
+    });
+  });
+}
