@@ -622,3 +622,58 @@ describe('dependency cycles', () => {
     expect(Object.keys(m.containers)).toHaveLength(4);
   });
 });
+
+describe('secret env entries', () => {
+  it('an env value may be { secret: VALUE }; it loads as such beside plain values', () => {
+    const m = loadManifest(
+      dedent(`
+      version: 1
+      containers:
+        api:
+          env:
+            LOG: debug
+            PASSWORD:
+              secret: hunter2
+      `),
+    );
+    expect(m.containers.api!.env).toEqual({ LOG: 'debug', PASSWORD: { secret: 'hunter2' } });
+  });
+
+  it('a mapping other than { secret } is MANIFEST_INVALID at the unknown key', () => {
+    const d = expectInvalidAt(
+      `
+      version: 1
+      containers:
+        api:
+          env:
+            PASSWORD:
+              secrte: hunter2
+      `,
+      { line: 6, column: 9, key: 'secrte', path: 'containers.api.env.PASSWORD.secrte' },
+    );
+    expect(d.problems.some((p) => /allowed: secret/.test(p.message))).toBe(true);
+  });
+
+  it('an empty mapping, or a secret that is not a string, is MANIFEST_INVALID where it stands', () => {
+    expectInvalidAt(
+      `
+      version: 1
+      containers:
+        api:
+          env:
+            PASSWORD: {}
+      `,
+      { line: 5, column: 17, key: 'PASSWORD', path: 'containers.api.env.PASSWORD' },
+    );
+    expectInvalidAt(
+      `
+      version: 1
+      containers:
+        api:
+          env:
+            PASSWORD: { secret: 1234 }
+      `,
+      { line: 5, column: 27, path: 'containers.api.env.PASSWORD.secret' },
+    );
+  });
+});
