@@ -30,6 +30,8 @@ export interface SecretsStatus {
   dataKeys: number;
   /** Fingerprints of the secrets keys the data keys are wrapped with (one, normally). */
   wrappedWith: string[];
+  /** Whether the given key opens every data key (true when there are none). */
+  opens: boolean;
 }
 
 /** Data keys an export carries (wrapped), by id, so another store with the same key can read it. */
@@ -48,11 +50,13 @@ export class SecretsStore extends EngineBase {
     this.assertOpen();
     const rows = await this.read(async (tx) => tx.all(q.allSecretKeys, {}));
     const key = this.ctx.secrets.key;
+    const wrappedWith = [...new Set(rows.map((r) => r.key_check))].sort();
     return {
       keyConfigured: key !== undefined,
       ...(key ? { fingerprint: key.fingerprint } : {}),
       dataKeys: rows.length,
-      wrappedWith: [...new Set(rows.map((r) => r.key_check))].sort(),
+      wrappedWith,
+      opens: rows.length === 0 || (key !== undefined && wrappedWith.every((f) => f === key.fingerprint)),
     };
   }
 

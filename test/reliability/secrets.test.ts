@@ -74,6 +74,14 @@ describe('secrets on the command line', () => {
     expect(missing.stdout).toMatch(/not set/);
     expect(missing.stdout).toMatch(/set BERTH_SECRETS_KEY/);
 
+    // doctor: without a key it notes the secrets it cannot check; with a wrong key it fails.
+    const doctor = await w.run(['doctor']);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    expect(doctor.stdout).toMatch(/^note {2}secrets: key not set, 1 data key/m);
+    const wrongDoctor = await w.run(['doctor'], { env: { BERTH_SECRETS_KEY: newKey } });
+    expect(wrongDoctor.code).toBe(1);
+    expect(wrongDoctor.stdout).toMatch(/^FAIL {2}secrets: .*not the one the data keys are wrapped with/m);
+
     const file = join(w.dir, 'new.key');
     writeFileSync(file, newKey, { mode: 0o600 });
     const rotated = ok(

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { SecretsStatus } from '../../engine/secret-store.js';
 import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets.js';
 import { BerthError } from '../../errors.js';
 import { loadMigrations } from '../../migrate/migration-files.js';
@@ -45,15 +46,19 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
     );
   }
   const report = await store.diagnose();
+  const secrets = await store.secrets.status();
+  // Without a key, doctor cannot check the secrets: that is reported, not a failure.
+  const secretsOk = secrets.opens || !secrets.keyConfigured;
   const codeVersion = loadMigrations(store.backend).length;
   const permissions = store.backend === 'sqlite' ? permissionProblems(store.location) : [];
   const healthy =
     report.integrity.join() === 'ok' &&
     report.danglingReferences.length === 0 &&
     report.staleLocks.length === 0 &&
-    permissions.length === 0;
+    permissions.length === 0 &&
+    secretsOk;
   if (ctx.json) {
-    ctx.printJson({ healthy, codeSchemaVersion: codeVersion, permissions, ...report });
+    ctx.printJson({ healthy, codeSchemaVersion: codeVersion, permissions, secrets, ...report });
     return healthy ? 0 : 1;
   }
   const ok = (good: boolean, text: string): string =>
@@ -70,6 +75,10 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
     ok(permissions.length === 0, `permissions${permissions.length ? ': ' + permissions.join('; ') : ''}`),
     ok(report.staleLocks.length === 0, `locks: ${report.locks} held, ${report.staleLocks.length} stale`),
   ];
+  const summary = secretsSummary(secrets);
+  if (secrets.opens) lines.push(ok(true, `secrets: ${summary.key}`));
+  else if (!secrets.keyConfigured) lines.push(`note  secrets: ${summary.key}; ${summary.problem}`);
+  else lines.push(ok(false, `secrets: ${summary.key}; ${summary.problem}`));
   for (const l of report.staleLocks) {
     lines.push(`      stale lock ${l.id} on ${l.key} (${l.staleReason}); break it with: berth force-unlock ${l.id}`);
   }
@@ -155,29 +164,30 @@ export function secretsKeygen(ctx: CliContext): void {
   ctx.note('or in a file (mode 600) named by BERTH_SECRETS_KEY_FILE.');
 }
 
+/** The secrets line of `doctor` and `secrets status`: the key given, and whether it opens the data keys. */
+function secretsSummary(status: SecretsStatus): { key: string; problem?: string } {
+  const wrapped = status.dataKeys > 0 ? ` (wrapped with ${status.wrappedWith.join(', ')})` : '';
+  const key = `key ${status.keyConfigured ? `set (fingerprint ${status.fingerprint})` : 'not set'}, ${status.dataKeys} data key(s)${wrapped}`;
+  if (status.opens) return { key };
+  return {
+    key,
+    problem: status.keyConfigured
+      ? 'the key set is not the one the data keys are wrapped with; set BERTH_SECRETS_KEY to that key'
+      : 'the store holds secrets; set BERTH_SECRETS_KEY (or BERTH_SECRETS_KEY_FILE) to read or write them',
+  };
+}
+
 /** `berth secrets status`: the key in use and whether it opens the store's data keys. */
 export async function secretsStatus(ctx: CliContext): Promise<number> {
   const store = await ctx.open();
   const status = await store.secrets.status();
-  const opens =
-    status.dataKeys === 0 ||
-    (status.fingerprint !== undefined && status.wrappedWith.every((f) => f === status.fingerprint));
   if (ctx.json) {
-    ctx.printJson({ ...status, opens });
+    ctx.printJson(status);
   } else {
-    ctx.out(`secrets key:  ${status.keyConfigured ? `set (fingerprint ${status.fingerprint})` : 'not set'}`);
-    ctx.out(
-      `data keys:    ${status.dataKeys}${status.dataKeys > 0 ? ` (wrapped with ${status.wrappedWith.join(', ')})` : ''}`,
-    );
-    if (!opens) {
-      ctx.out(
-        status.keyConfigured
-          ? 'problem:      the key set is not the one the data keys are wrapped with; set BERTH_SECRETS_KEY to that key'
-          : 'problem:      the store holds secrets; set BERTH_SECRETS_KEY (or BERTH_SECRETS_KEY_FILE) to read or write them',
-      );
-    }
+    const summary = secretsSummary(status);
+    ctx.out(`secrets: ${summary.key}${summary.problem ? `\nproblem: ${summary.problem}` : ''}`);
   }
-  return opens ? 0 : 1;
+  return status.opens ? 0 : 1;
 }
 
 /** `berth secrets rotate-key --new-key-file FILE`: re-wraps every data key with the new key. */
