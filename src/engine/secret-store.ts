@@ -69,7 +69,7 @@ export class SecretsStore extends EngineBase {
   async reveal<T>(value: T): Promise<T> {
     this.assertOpen();
     if (value === null || value === undefined || !mayHoldSecrets(JSON.stringify(value))) return value;
-    return this.read((tx) => this.revealIn(tx, value)) as Promise<T>;
+    return this.read((tx) => this.revealIn(tx, value, { bare: true })) as Promise<T>;
   }
 
   /**
@@ -195,11 +195,15 @@ export class SecretsStore extends EngineBase {
     return dk;
   }
 
-  /** Decrypts every secret of `doc` (see {@link reveal}). */
-  async revealIn(tx: QueryRunner, doc: unknown): Promise<unknown> {
+  /**
+   * Decrypts the secrets of `doc` (see {@link reveal}). With `bare: false` encrypted
+   * strings stay as they are: a state shown with its secrets keeps a stack's env values
+   * encrypted, so that exporting and importing it never stores them in plain text.
+   */
+  async revealIn(tx: QueryRunner, doc: unknown, opts: { bare: boolean }): Promise<unknown> {
     const ids = new Set<string>();
     const note = (text: string): string => (ids.add(ciphertextKeyId(text)!), text);
-    mapSecrets(doc, { marker: (v) => v, encrypted: note, bare: note }, 'the document');
+    mapSecrets(doc, { marker: (v) => v, encrypted: note, bare: opts.bare ? note : (t) => t }, 'the document');
     const keys = new Map<string, DataKey>();
     for (const id of ids) keys.set(id, await this.keyById(tx, id));
     const open = (text: string): unknown => decryptValue(keys.get(ciphertextKeyId(text)!)!, text);
@@ -209,6 +213,7 @@ export class SecretsStore extends EngineBase {
         marker: (v) => ({ [SECRET_MARKER]: v }),
         encrypted: (text) => ({ [SECRET_MARKER]: open(text) }),
         bare: (text) => {
+          if (!opts.bare) return text;
           const v = open(text);
           return typeof v === 'string' ? v : text;
         },

@@ -339,7 +339,7 @@ export class WorkspaceStore extends EngineBase {
       const row = await this.load(tx, name);
       let state = row.state_json === null ? null : parseStored(row.state_json, 'workspace state');
       if (opts?.showSecrets === true && row.state_json !== null && mayHoldSecrets(row.state_json)) {
-        state = await this.secrets.revealIn(tx, state);
+        state = await this.secrets.revealIn(tx, state, { bare: false });
       }
       return { row, state };
     });

@@ -327,6 +327,16 @@ containers:
         expect(JSON.stringify(changed)).not.toContain('another-password');
       });
 
+      it('a stack state shown with its secrets keeps env secrets encrypted, so re-importing it stores no plain text', async () => {
+        const store = await open(generateSecretsKey());
+        await store.apply(await store.plan('default', loadManifest(text(PASSWORD))));
+        const shown = await store.workspaces.exportState('default', { showSecrets: true });
+        expect(JSON.stringify(shown)).not.toContain(PASSWORD);
+        await store.workspaces.create('copy');
+        await store.workspaces.importState('copy', shown);
+        expect(await storedText(factory, store)).not.toContain(PASSWORD);
+      });
+
       it('planning secrets without a key is SECRETS_KEY_MISSING', async () => {
         const store = await open();
         await expectCode(store.plan('default', loadManifest(text(PASSWORD))), 'SECRETS_KEY_MISSING');
