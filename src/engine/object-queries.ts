@@ -417,6 +417,13 @@ export const danglingContainerVolumes = defineQuery('danglingContainerVolumes', 
 export const danglingExecSessions = defineQuery('danglingExecSessions', (db) =>
   db.deleteFrom('exec_sessions').where(missing('containers', 'id', 'exec_sessions.container_id')),
 );
+/** Registry entries naming neither a container nor a pod (what danglingObjectIds removes). */
+export const countDanglingObjectIds = defineQuery('countDanglingObjectIds', (db) =>
+  db
+    .selectFrom('object_ids')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where((eb) => eb.and([missing('containers', 'id', 'object_ids.id'), missing('pods', 'id', 'object_ids.id')])),
+);
 export const danglingObjectIds = defineQuery('danglingObjectIds', (db) =>
   db
     .deleteFrom('object_ids')

@@ -153,6 +153,16 @@ export class Store extends ObjectStore {
     };
     const recorded = await attempt(async () => this.direct.get(q.getMeta, { key: 'boot_id' }), undefined);
     const locks = await attempt(() => this.locks.list(), []);
+    const orphanIds = await attempt(
+      async () => Number((await this.direct.get(q.countDanglingObjectIds, {}))?.n ?? 0),
+      0,
+    );
+    if (orphanIds > 0) {
+      storage.danglingReferences = [
+        ...storage.danglingReferences,
+        `object_ids: ${orphanIds} registry entr${orphanIds === 1 ? 'y names' : 'ies name'} no container or pod (the name stays taken)`,
+      ];
+    }
     return {
       backend: this.backend,
       location: this.location,

@@ -112,8 +112,8 @@ describe('store.diagnose() and store.repair()', () => {
 
     const sick = await store.diagnose();
     expect(sick.integrity).toEqual(['ok']);
-    expect(sick.danglingReferences).toHaveLength(3);
-    for (const table of ['container_dependencies', 'container_volumes', 'exec_sessions']) {
+    expect(sick.danglingReferences).toHaveLength(4);
+    for (const table of ['container_dependencies', 'container_volumes', 'exec_sessions', 'object_ids']) {
       expect(sick.danglingReferences.join('\n')).toContain(table);
     }
     expect(sick.staleLocks.map((l) => l.id)).toEqual([broken.staleLock]);
@@ -161,7 +161,7 @@ describe.concurrent('CLI: berth doctor [--repair]', () => {
 
     const sick = await w.run(['doctor']);
     expect(sick.code, show(sick)).toBe(1);
-    expect(sick.stdout).toMatch(/FAIL {2}references: 3 dangling/);
+    expect(sick.stdout).toMatch(/FAIL {2}references: 4 dangling/);
     expect(sick.stdout).toMatch(/FAIL {2}locks: 2 held, 1 stale/);
     expect(sick.stdout).toContain(`stale lock ${broken.staleLock} on workspace:/gone`);
     expect(sick.stdout).toContain(`berth force-unlock ${broken.staleLock}`);
@@ -171,7 +171,7 @@ describe.concurrent('CLI: berth doctor [--repair]', () => {
     expect(json.code, show(json)).toBe(1);
     const report = JSON.parse(json.stdout) as DiagnosisReport & { healthy: boolean };
     expect(report.healthy).toBe(false);
-    expect(report.danglingReferences).toHaveLength(3);
+    expect(report.danglingReferences).toHaveLength(4);
     expect(report.staleLocks.map((l) => l.id)).toEqual([broken.staleLock]);
     expect(dumpTables(w.store), 'doctor without --repair changes nothing').toEqual(before);
 
