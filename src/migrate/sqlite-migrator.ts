@@ -26,6 +26,22 @@ function readApplied(db: BetterSqlite3.Database): AppliedMigration[] {
 }
 
 /**
+ * The migration lock (a folder beside the store) is stale once its holder stopped
+ * refreshing it for this long: the holder died mid-migration.
+ */
+export const MIGRATE_LOCK_STALE_MS = 30_000;
+/**
+ * A waiter retries for longer than the lock takes to go stale (50, 100, 200, 400 ms,
+ * then every 500 ms: about 40 s), so an opener that starts right after a migrator was
+ * killed takes its lock over instead of giving up just before it could.
+ */
+export const MIGRATE_LOCK_RETRIES = {
+  retries: 4 + Math.ceil((MIGRATE_LOCK_STALE_MS + 10_000) / 500),
+  minTimeout: 50,
+  maxTimeout: 500,
+};
+
+/**
  * Brings a SQLite store up to this code's schema. Checks first without any lock (the
  * common case: nothing to do); otherwise takes a cross-process lock next to the store
  * and applies each pending migration in its own IMMEDIATE transaction, writing its
@@ -59,8 +75,8 @@ export async function migrateSqlite(
     lockfile.lock(file, {
       realpath: false,
       lockfilePath: `${file}.migrate.lock`,
-      stale: 30_000,
-      retries: { retries: 60, minTimeout: 50, maxTimeout: 500 },
+      stale: MIGRATE_LOCK_STALE_MS,
+      retries: MIGRATE_LOCK_RETRIES,
     }),
   );
   try {

@@ -1,8 +1,20 @@
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type BerthStore, type ErrorCode } from '../../src/index.js';
+import { MIGRATE_LOCK_RETRIES, MIGRATE_LOCK_STALE_MS } from '../../src/migrate/sqlite-migrator.js';
 import { hexId } from '../conformance/builders.js';
 import { cliWorld, failsJson, fails, requireBuiltCli, show } from '../cli/helpers.js';
 import { tempDir } from '../helpers/store-factory.js';
@@ -276,6 +288,34 @@ describe('library: damaged and foreign files are refused untouched', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('the migration lock of a migrator killed mid-migration is taken over once it goes stale', async () => {
+    const file = join(tempDir('berth-reliability-'), 'berth.db');
+    // What a killed migrator leaves: the lock folder, last refreshed 26 s ago (stale after 30 s).
+    const lock = `${file}.migrate.lock`;
+    mkdirSync(lock);
+    const refreshed = new Date(Date.now() - 26_000);
+    utimesSync(lock, refreshed, refreshed);
+    const started = Date.now();
+    const store = await openStore({ path: file });
+    try {
+      expect(store.migration.from).toBe(0);
+      expect(store.migration.to).toBeGreaterThan(0);
+      // It waited for the lock to go stale rather than breaking a live one.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    } finally {
+      await store.close();
+    }
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('a waiter for the migration lock waits longer than the lock takes to go stale', () => {
+    // proper-lockfile's backoff: min(minTimeout * 2^i, maxTimeout) before retry i.
+    const { retries, minTimeout, maxTimeout } = MIGRATE_LOCK_RETRIES;
+    let waited = 0;
+    for (let i = 0; i < retries; i++) waited += Math.min(minTimeout * 2 ** i, maxTimeout);
+    expect(waited).toBeGreaterThan(MIGRATE_LOCK_STALE_MS + 5_000);
   });
 
   it('a store the current user may not read or write is refused with INVALID_ARGUMENT, untouched', async (t) => {
