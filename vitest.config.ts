@@ -11,6 +11,10 @@ export default defineConfig({
     ...(tmp ? { env: { TMPDIR: tmp } } : {}),
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Two files at a time even on two cores (the default leaves one core idle): most
+    // files wait on child processes and fsync, and the 60 s load test would otherwise
+    // add its whole minute to the run.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

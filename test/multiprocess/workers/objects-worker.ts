@@ -26,6 +26,7 @@ import { fsyncSync, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { isBerthError, openStore } from '../../../src/index.js';
 import type { Container, Pod } from '../../../src/engine/types.js';
+import { prng } from '../../helpers/prng.js';
 
 type Store = Awaited<ReturnType<typeof openStore>>;
 
@@ -135,20 +136,8 @@ async function race(path: string): Promise<void> {
   await store.close();
 }
 
-/** A small seeded generator (mulberry32), so a run can be repeated. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function crash(path: string, logPath: string, prefix: string, seed: number): Promise<void> {
-  const rnd = random(seed);
+  const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const log = openSync(logPath, 'a');
   const record = (line: string): void => {
