@@ -370,9 +370,10 @@ export class WorkspaceStore extends EngineBase {
   }
 
   /**
-   * Writes a new version (serial + 1) and keeps it in history. Changes nothing on failure.
+   * Writes a new version (serial + 1) and keeps it in history; `{ "$secret": v }` values
+   * are stored encrypted. Changes nothing on failure.
    * @throws NO_SUCH_WORKSPACE, LOCKED, LOCK_LOST, STALE_SERIAL, LINEAGE_MISMATCH,
-   *   INVALID_ARGUMENT
+   *   INVALID_ARGUMENT, SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
    */
   async writeState(name: string, state: unknown, opts: WriteStateOptions = {}): Promise<WorkspaceState> {
     this.assertOpen();
