@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { copyStoreTo, openStore, type BerthStore, type ContainerConfig } from '../../src/index.js';
+import { copyStoreTo, generateSecretsKey, openStore, type BerthStore, type ContainerConfig } from '../../src/index.js';
 import { ctr, expectCode, hexId, unknownFields } from '../conformance/builders.js';
 import { postgresFactory, sqliteFactory, tempDir } from '../helpers/store-factory.js';
 import { describePg, pgTarget, urlWithSchema } from './helpers.js';
@@ -73,6 +73,8 @@ async function populate(store: BerthStore): Promise<{ stagingLock: string; ids: 
   await ws.create('temporary');
   await ws.delete('temporary');
   await ns1.workspaces.writeState('default', { ns: 'ns1' });
+  await ws.create('secret');
+  await ws.writeState('secret', { db: { password: { $secret: 'copied-secret' } } });
   const stagingLock = (await ws.lock('staging', { operation: 'apply', info: 'plan 1234', ttlMs: 3_600_000 })).id;
   await store.locks.acquire('job:nightly', { operation: 'backup', info: 'nightly run' });
   return { stagingLock, ids: [db.config.id, app.config.id, gone.config.id, inNs.config.id, front.config.id] };
@@ -111,6 +113,8 @@ async function capture(store: BerthStore, ids: string[]): Promise<Record<string,
       workspaces[`${ns}/${info.name}`] = {
         info: await ws.get(info.name),
         state: await ws.readState(info.name),
+        // The data keys travel with the copy: the same secrets key opens them there.
+        shown: await ws.readState(info.name, { showSecrets: true }),
         history: await ws.history(info.name),
         export: await ws.exportState(info.name),
       };
@@ -134,8 +138,11 @@ async function capture(store: BerthStore, ids: string[]): Promise<Record<string,
   };
 }
 
+/** The secrets key every handle of these tests is opened with. */
+const SECRETS_KEY = generateSecretsKey();
+
 async function openSqlite(path: string): Promise<BerthStore> {
-  const store = await openStore({ path });
+  const store = await openStore({ path, secretsKey: SECRETS_KEY });
   onTestFinished(() => store.close());
   return store;
 }
@@ -158,20 +165,21 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 describePg('postgres: copying a store between SQLite and PostgreSQL', (url) => {
   it('copyStoreTo: SQLite -> PostgreSQL -> SQLite keeps every object, workspace, lock and event identical', async () => {
-    const source = await sqliteFactory.open();
+    const source = await sqliteFactory.open({ secretsKey: SECRETS_KEY });
     const { stagingLock, ids } = await populate(source);
     const expected = await capture(source, ids);
     // The comparison covers real content, not empty lists.
     expect(Object.keys(expected.workspaces as object).sort()).toEqual([
       '/default',
       '/empty',
+      '/secret',
       '/staging',
       'ns1/default',
     ]);
     expect((expected.locks as unknown[]).length).toBe(2);
     expect((expected.workspaces as Record<string, { history: unknown[] }>)['/staging']!.history).toHaveLength(3);
 
-    const pgStore = await postgresFactory.open();
+    const pgStore = await postgresFactory.open({ secretsKey: SECRETS_KEY });
     const pgTarget = postgresFactory.target(pgStore);
     const report = await copyStoreTo(sqliteFactory.target(source), pgTarget);
     expect(report.tables).toMatchObject({
@@ -181,6 +189,7 @@ describePg('postgres: copying a store between SQLite and PostgreSQL', (url) => {
       exec_sessions: { rows: 2 },
       exit_codes: { rows: 2 },
       locks: { rows: 2 },
+      secret_keys: { rows: 1 },
       events: { rows: (expected.events as unknown[]).length },
     });
     expect(await capture(pgStore, ids)).toEqual(expected);
@@ -214,10 +223,10 @@ describePg('postgres: copying a store between SQLite and PostgreSQL', (url) => {
   });
 
   it('berth migrate --to postgres://... and back, with the CLI; a non-empty target is refused', async () => {
-    const source = await sqliteFactory.open();
+    const source = await sqliteFactory.open({ secretsKey: SECRETS_KEY });
     const { ids } = await populate(source);
     const expected = await capture(source, ids);
-    const pgStore = await postgresFactory.open();
+    const pgStore = await postgresFactory.open({ secretsKey: SECRETS_KEY });
     const { schema } = pgTarget(pgStore);
 
     const there = await cli(['--store', source.location, 'migrate', '--to', url, '--to-schema', schema]);
