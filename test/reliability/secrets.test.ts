@@ -1,13 +1,33 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sqliteFactory } from '../helpers/store-factory.js';
+import { generateSecretsKey, restoreStore } from '../../src/index.js';
+import { expectCode } from '../conformance/builders.js';
+import { sqliteFactory, tempDir } from '../helpers/store-factory.js';
 import { cliWorld, fails, failsJson, ok, okJson, requireBuiltCli } from '../cli/helpers.js';
 import { secretsSuite } from './secrets.js';
 
 secretsSuite(sqliteFactory);
 
 requireBuiltCli();
+
+describe('secrets (sqlite): backup and restore', () => {
+  it('a backup carries the data keys: after a restore the same key still opens every secret', async () => {
+    const key = generateSecretsKey();
+    const store = await sqliteFactory.open({ secretsKey: key });
+    await store.workspaces.writeState('default', { p: { $secret: 'before-backup' } });
+    const backup = join(tempDir(), 'backup.db');
+    await store.backup(backup);
+    await store.workspaces.create('later');
+    await store.workspaces.writeState('later', { p: { $secret: 'after-backup' } });
+    await restoreStore(store, backup);
+    expect((await store.workspaces.readState('default', { showSecrets: true })).state).toEqual({
+      p: { $secret: 'before-backup' },
+    });
+    expect((await store.secrets.status()).dataKeys).toBe(1);
+    await expectCode(store.workspaces.get('later'), 'NO_SUCH_WORKSPACE');
+  });
+});
 
 const PASSWORD = 'cli-Pa55w0rd-unique-5d2e';
 
