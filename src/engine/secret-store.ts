@@ -136,11 +136,16 @@ export class SecretsStore extends EngineBase {
       },
       what,
     );
-    // Secrets already under this workspace's key are checked when the key is at hand, and
-    // kept as they are without it (a document read without its secrets, written back).
-    if (own !== undefined && ownTexts.length > 0 && this.ctx.secrets.key) {
-      const ownKey = await this.keyById(tx, own);
-      for (const text of ownTexts) decryptValue(ownKey, text);
+    // Secrets already under this workspace's key are checked with the key when it is at
+    // hand. Without it, they must be ones the workspace holds (a document read without its
+    // secrets, written back): a keyless writer cannot slip in altered ciphertext.
+    if (own !== undefined && ownTexts.length > 0) {
+      if (this.ctx.secrets.key) {
+        const ownKey = await this.keyById(tx, own);
+        for (const text of ownTexts) decryptValue(ownKey, text);
+      } else {
+        await this.assertHeld(tx, ns, name, ownTexts, what);
+      }
     }
     if (!needsKey && reencrypt.size === 0) return doc;
     for (const id of reencrypt.keys()) reencrypt.set(id, await this.keyById(tx, id, carried));
@@ -156,6 +161,22 @@ export class SecretsStore extends EngineBase {
         bare: (text) => text,
       },
       what,
+    );
+  }
+
+  /** Throws unless every ciphertext of `texts` is in the workspace's current state or history. */
+  private async assertHeld(tx: QueryRunner, ns: string, name: string, texts: string[], what: string): Promise<void> {
+    const current = (await tx.get(q.getWorkspace, { ns, name }))?.state_json ?? '';
+    let missing = texts.filter((t) => !current.includes(t));
+    if (missing.length === 0) return;
+    for (const v of await tx.all(q.stateVersionTexts, { ns, name })) {
+      missing = missing.filter((t) => !(v.state_json ?? '').includes(t));
+      if (missing.length === 0) return;
+    }
+    throw new BerthError(
+      'SECRETS_KEY_MISSING',
+      `${what} has an encrypted value the workspace never held, and without the secrets key it cannot be checked; set BERTH_SECRETS_KEY (or BERTH_SECRETS_KEY_FILE), or write new secrets as { "$secret": value }. Nothing was changed`,
+      { details: { keyId: ciphertextKeyId(missing[0]) } },
     );
   }
 

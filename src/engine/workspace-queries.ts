@@ -164,6 +164,14 @@ export const stateHistory = defineQuery('stateHistory', (db) =>
     .orderBy('serial', 'desc')
     .limit(param<number>('limit')),
 );
+/** The stored texts of a workspace's versions (to recognise ciphertext it once held). */
+export const stateVersionTexts = defineQuery('stateVersionTexts', (db) =>
+  db
+    .selectFrom('state_versions')
+    .select('state_json')
+    .where('namespace', '=', param('ns'))
+    .where('workspace', '=', param('name')),
+);
 export const getStateVersion = defineQuery('getStateVersion', (db) =>
   db
     .selectFrom('state_versions')

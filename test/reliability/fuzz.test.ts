@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { stringify as yamlStringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
+  generateSecretsKey,
   loadManifest,
   openStore,
   type BerthStore,
@@ -365,6 +366,130 @@ describe('fuzz: import envelopes (workspaces.importState)', () => {
 });
 
 // ================================================================ plan files
+
+// ================================================================ secrets
+
+/** A node placed in a state document: what it is, and what it must reveal as when accepted. */
+interface SecretNode {
+  node: unknown;
+  /** The value `{ "$secret": … }` it must come back as, or undefined when it must be refused. */
+  reveals?: { value: unknown };
+}
+
+const secretValue = fc.jsonValue({ maxDepth: 3 });
+
+describe('fuzz: secrets in state documents and exports', () => {
+  it('documents with secret markers, stored ciphertext and near misses: accepted ones reveal exactly, refused ones change nothing', async () => {
+    const key = generateSecretsKey();
+    const store = await sqliteFactory.open({ secretsKey: key });
+    const keyless = await sqliteFactory.reopen(store, {});
+    const ws = store.workspaces;
+    await ws.create('other');
+    await ws.create('target');
+    // Real ciphertext of this store: of the target's own key and of another workspace's.
+    const sealed = async (name: string, value: unknown): Promise<string> => {
+      const doc = (await ws.writeState(name, { v: { $secret: value } })).state as { v: { $encrypted: string } };
+      return doc.v.$encrypted;
+    };
+    const nodeArb: fc.Arbitrary<SecretNode | Promise<SecretNode>> = fc.oneof(
+      secretValue.map((value) => ({ node: { $secret: value }, reveals: { value } })),
+      fc
+        .tuple(fc.constantFrom('target', 'other'), secretValue)
+        .map(async ([name, value]) => ({ node: { $encrypted: await sealed(name, value) }, reveals: { value } })),
+      fc
+        .tuple(secretValue, fc.integer({ min: 0, max: 40 }), fc.constantFrom('A', '_', '-', 'z'))
+        .map(async ([value, at, ch]) => {
+          const text = await sealed('target', value);
+          const i = text.length - 1 - (at % 30);
+          const altered = text.slice(0, i) + (text[i] === ch ? 'Q' : ch) + text.slice(i + 1);
+          return { node: { $encrypted: altered } };
+        }),
+      fc.tuple(secretValue, junkValue).map(([value, extra]) => ({ node: { $secret: value, extra } })),
+      junkValue.map((j) => ({ node: { $encrypted: j } })),
+      fc.stringMatching(/^[0-9a-f]{16}$/).map((id) => ({
+        node: { $encrypted: `berth:secret:v1:${id}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA` },
+      })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), secretValue, { maxKeys: 4 }),
+        fc.array(nodeArb, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        async (base, pending, withKey) => {
+          const nodes = await Promise.all(pending);
+          const doc: Record<string, unknown> = { ...base };
+          nodes.forEach((n, i) => (doc[`s${i}`] = [n.node]));
+          const before = await workspaceFingerprint(store, 'target');
+          const writer = withKey ? store : keyless;
+          const r = await outcome(() => writer.workspaces.writeState('target', doc));
+          const refusable = nodes.some((n) => n.reveals === undefined);
+          if (!r.ok) {
+            expectTypedError(r.error, `writeState(${show(doc)})`, [
+              'INVALID_ARGUMENT',
+              'SECRET_UNREADABLE',
+              'SECRETS_KEY_MISSING',
+            ]);
+            expect(await workspaceFingerprint(store, 'target'), 'a refused write changed the workspace').toBe(before);
+            // Only a near miss, or a secret to encrypt without the key, may be refused.
+            const needsKey = nodes.some((n) => n.reveals !== undefined);
+            expect(refusable || (!withKey && needsKey), describeError(r.error)).toBe(true);
+            return;
+          }
+          expect(refusable && withKey, `a near miss was accepted: ${show(doc)}`).toBe(false);
+          const shown = (await ws.readState('target', { showSecrets: true })).state as Record<string, unknown[]>;
+          nodes.forEach((n, i) => {
+            if (n.reveals) expect(shown[`s${i}`]).toEqual([{ $secret: n.reveals.value }]);
+          });
+        },
+      ),
+      params(0x5eed_0051, 60),
+    );
+  });
+
+  it('exports whose secretsKeys were altered: success or INVALID_IMPORT/SECRET_UNREADABLE/SECRETS_KEY_MISMATCH, and a refusal changes nothing', async () => {
+    const store = await sqliteFactory.open({ secretsKey: generateSecretsKey() });
+    await store.workspaces.writeState('default', { a: { $secret: 'one' }, b: [{ $secret: { two: 2 } }] });
+    const envelope = await store.workspaces.exportState('default');
+    const [id] = Object.keys(envelope.secretsKeys ?? {});
+    const other = await sqliteFactory.open({ secretsKey: generateSecretsKey() });
+    await other.workspaces.writeState('default', { x: { $secret: 'x' } });
+    const foreignWrapped = Object.values((await other.workspaces.exportState('default')).secretsKeys ?? {})[0];
+    const target = await sqliteFactory.open({ secretsKey: generateSecretsKey() });
+    const sameKeyTarget = await sqliteFactory.reopen(store, {});
+    const keysArb = fc.oneof(
+      junkValue,
+      fc.constant(undefined),
+      fc.constant({ [id!]: foreignWrapped }),
+      junkValue.map((j) => ({ [id!]: j })),
+      fc.string().map((s) => ({ [id!]: s })),
+      fc.constant({ ...envelope.secretsKeys, extra: 'junk' }),
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(keysArb, fc.boolean(), async (keys, sameStore) => {
+        const into = sameStore ? sameKeyTarget : target;
+        const name = `w${++n}`;
+        await into.workspaces.create(name);
+        const before = await workspaceFingerprint(into, name);
+        const env = { ...envelope, secretsKeys: keys } as StateExport;
+        const r = await outcome(() => into.workspaces.importState(name, env));
+        if (!r.ok) {
+          expectTypedError(r.error, `importState(secretsKeys: ${show(keys)})`, [
+            'INVALID_IMPORT',
+            'SECRET_UNREADABLE',
+            'SECRETS_KEY_MISMATCH',
+            'SECRETS_KEY_MISSING',
+          ]);
+          expect(await workspaceFingerprint(into, name), 'a refused import changed the workspace').toBe(before);
+          return;
+        }
+        const shown = await into.workspaces.readState(name, { showSecrets: true });
+        expect(shown.state).toEqual({ a: { $secret: 'one' }, b: [{ $secret: { two: 2 } }] });
+      }),
+      params(0x5eed_0052, 40),
+    );
+  });
+});
 
 const PLAN_M1 = `
 version: 1

@@ -154,6 +154,15 @@ export function secretsSuite(factory: StoreFactory): void {
       await keyless.workspaces.writeState('default', { ...(current.state as object), app: 'renamed' });
       const shown = await store.workspaces.readState('default', { showSecrets: true });
       expect(shown.state).toEqual({ ...secretDoc(), app: 'renamed' });
+
+      // But ciphertext the workspace never held cannot be checked without the key: refused.
+      const before = await keyless.workspaces.readState('default');
+      const text = JSON.stringify(before.state);
+      const enc = /berth:secret:v1:[0-9a-f]{16}:([A-Za-z0-9_-]+)/.exec(text)![0];
+      const altered = enc.slice(0, -2) + (enc.endsWith('AA') ? 'BB' : 'AA');
+      const forged = JSON.parse(text.replace(enc, altered)) as object;
+      await expectCode(keyless.workspaces.writeState('default', forged), 'SECRETS_KEY_MISSING');
+      expect(await store.workspaces.readState('default')).toEqual(before);
     });
 
     it('malformed markers are INVALID_ARGUMENT; altered or foreign ciphertext is SECRET_UNREADABLE; nothing changes', async () => {
