@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonical, sha256 } from '../helpers/canonical-json.js';
 import { prng } from '../helpers/prng.js';
 
 /*
@@ -11,6 +12,7 @@ import { prng } from '../helpers/prng.js';
  */
 
 export { prng };
+export { canonical, sha256 };
 
 /**
  * Worker `k` of a run with base seed `base` (BERTH_CRASH_SEED) runs with this seed: the
@@ -146,25 +148,4 @@ export function isIntent(line: LogLine): line is Intent {
 
 export function isOutcome(line: LogLine): line is Outcome {
   return 'ok' in line;
-}
-
-/** JSON with object keys sorted at every level (written independently of src/). */
-export function canonical(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(
-        Object.keys(v)
-          .sort()
-          .filter((key) => (v as Record<string, unknown>)[key] !== undefined)
-          .map((key) => [key, sort((v as Record<string, unknown>)[key])]),
-      );
-    }
-    return v;
-  };
-  return JSON.stringify(sort(value));
-}
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import fc from 'fast-check';
 import { ErrorCode, isBerthError, type BerthError } from '../../src/index.js';
+import { canonical, sha256 } from '../helpers/canonical-json.js';
 
 /*
  * Helpers of the fuzz suite (fuzz.test.ts): outcome capture and error-contract checks,
@@ -89,34 +89,12 @@ export function deepArray(depth: number): unknown {
   return x;
 }
 
-/**
- * Canonical JSON (keys sorted at every level, undefined members dropped), written here
- * independently of src/ so a test can forge a checksum the way a user's tool would.
- */
-export function canonicalJsonOf(value: unknown): string {
-  const sortKeys = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sortKeys);
-    if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) {
-        const member = (v as Record<string, unknown>)[k];
-        if (member !== undefined) out[k] = sortKeys(member);
-      }
-      return out;
-    }
-    return v;
-  };
-  return JSON.stringify(sortKeys(value));
-}
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
+export { canonical as canonicalJsonOf, sha256 as sha256Hex };
 
 /** The checksum an export carries: sha256 of the state's canonical JSON (DESIGN.md §4). */
 export function stateChecksum(state: unknown): string | undefined {
   try {
-    return sha256Hex(canonicalJsonOf(state));
+    return sha256(canonical(state));
   } catch {
     return undefined;
   }
