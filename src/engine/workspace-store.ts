@@ -121,11 +121,36 @@ interface EncodedState {
   doc: unknown;
 }
 
+/**
+ * How deeply a state document may nest. A fixed limit, far below what the stack allows,
+ * so that every state a write accepts also exports and imports back.
+ */
+export const MAX_STATE_DEPTH = 1000;
+
+/** Throws INVALID_ARGUMENT when a parsed JSON document nests deeper than MAX_STATE_DEPTH (no recursion). */
+function assertStateDepth(doc: unknown): void {
+  const pending: [unknown, number][] = [[doc, 1]];
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_STATE_DEPTH) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `workspace state nests deeper than ${MAX_STATE_DEPTH} levels; flatten it`,
+        { details: { maxDepth: MAX_STATE_DEPTH } },
+      );
+    }
+    for (const member of Object.values(value)) pending.push([member, depth + 1]);
+  }
+}
+
 /** Validates a state document and returns its stored text and checksum. */
 function encodeState(state: unknown): EncodedState {
   if (state === null) return { text: null, checksum: null, doc: null };
   // Round-trip through JSON: what is stored is exactly what JSON can carry.
-  return encodeDoc(JSON.parse(toJson(state, 'workspace state')));
+  const doc: unknown = JSON.parse(toJson(state, 'workspace state'));
+  assertStateDepth(doc);
+  return encodeDoc(doc);
 }
 
 function encodeDoc(doc: unknown): EncodedState {

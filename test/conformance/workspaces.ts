@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { StateExport, Store, WorkspaceState } from '../../src/index.js';
+import { canonical, sha256 } from '../helpers/canonical-json.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 import { ctr, expectCode, pod, vol } from './builders.js';
 
@@ -11,25 +11,9 @@ import { ctr, expectCode, pod, vol } from './builders.js';
  * export and import. Only the public Store API is used.
  */
 
-/** JSON with object keys sorted at every level: the canonical form the checksum is taken of. */
-export function canonical(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(
-        Object.keys(v)
-          .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-      );
-    }
-    return v;
-  };
-  return JSON.stringify(sort(value));
-}
-
 /** The sha256 (hex) of a state document's canonical JSON (DESIGN.md §4). */
 export function stateChecksum(state: unknown): string {
-  return createHash('sha256').update(canonical(state)).digest('hex');
+  return sha256(canonical(state));
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -361,6 +345,22 @@ export function workspaceConformance(factory: StoreFactory): void {
           state: null,
           checksum: null,
         });
+      });
+
+      it('a state may nest 1000 levels deep; deeper is INVALID_ARGUMENT and writes nothing; what is accepted exports and imports back', async () => {
+        const store = await factory.open();
+        const nest = (depth: number): unknown => {
+          let doc: unknown = 'leaf';
+          for (let i = 0; i < depth; i++) doc = i % 2 ? { d: doc } : [doc];
+          return doc;
+        };
+        const deepest = await store.workspaces.writeState('default', nest(1000));
+        await expectCode(store.workspaces.writeState('default', nest(1001)), 'INVALID_ARGUMENT');
+        expect((await store.workspaces.readState('default')).serial).toBe(deepest.serial);
+        const envelope = await store.workspaces.exportState('default');
+        await store.workspaces.create('copy');
+        const copied = await store.workspaces.importState('copy', envelope);
+        expect(copied.checksum).toBe(deepest.checksum);
       });
 
       it('readState returns the document as written, with the sha256 of its canonical JSON', async () => {
@@ -837,9 +837,7 @@ export function workspaceConformance(factory: StoreFactory): void {
         const state = { b: { y: 1, x: [{ d: 1, c: 2 }] }, a: 'first' };
         await store.workspaces.writeState('w', state);
         const envelope = await store.workspaces.exportState('w');
-        expect(envelope.checksum).toBe(
-          createHash('sha256').update('{"a":"first","b":{"x":[{"c":2,"d":1}],"y":1}}').digest('hex'),
-        );
+        expect(envelope.checksum).toBe(sha256('{"a":"first","b":{"x":[{"c":2,"d":1}],"y":1}}'));
       });
 
       it('survives a JSON round trip and imports elsewhere', async () => {
