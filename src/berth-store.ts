@@ -9,7 +9,7 @@ import type { Plan, PlanOptions } from './plan/planner.js';
  */
 export class BerthStore extends Store {
   /**
-   * Compares a manifest with the store and the workspace's last apply; reads only. The
+   * Compares a manifest with the store and the workspace's last apply; reads only (a first secret creates the workspace's data key). The
    * stack's namespace is the manifest's, else the handle's.
    * @throws NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT
    */

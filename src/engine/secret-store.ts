@@ -3,6 +3,7 @@ import type { QueryRunner } from '../db/executor.js';
 import type { SecretKeyRow } from '../db/schema.js';
 import { BerthError } from '../errors.js';
 import { EngineBase } from './engine-base.js';
+import { toJson } from './validate.js';
 import {
   ciphertextKeyId,
   decryptValue,
@@ -68,7 +69,7 @@ export class SecretsStore extends EngineBase {
    */
   async reveal<T>(value: T): Promise<T> {
     this.assertOpen();
-    if (value === null || value === undefined || !mayHoldSecrets(JSON.stringify(value))) return value;
+    if (value === null || value === undefined || !mayHoldSecrets(toJson(value, 'the value to reveal'))) return value;
     return this.read((tx) => this.revealIn(tx, value, { bare: true })) as Promise<T>;
   }
 
@@ -120,6 +121,7 @@ export class SecretsStore extends EngineBase {
     const own = (await tx.get(q.currentSecretKey, { ns, name }))?.id;
     const reencrypt = new Map<string, DataKey | undefined>();
     const ownTexts: string[] = [];
+    const bareIds = new Set<string>();
     let needsKey = false;
     // First pass: what the document needs, so that keys are loaded before the walk.
     mapSecrets(
@@ -132,10 +134,18 @@ export class SecretsStore extends EngineBase {
           else ownTexts.push(text);
           return text;
         },
-        bare: (text) => text,
+        bare: (text) => {
+          bareIds.add(ciphertextKeyId(text)!);
+          return text;
+        },
       },
       what,
     );
+    // Encrypted strings (a stack's env values) stay as they are while this store has their
+    // key; brought from another store, they are re-encrypted like the nodes.
+    for (const id of bareIds) {
+      if (id !== own && !reencrypt.has(id) && !(await tx.get(q.getSecretKey, { id }))) reencrypt.set(id, undefined);
+    }
     // Secrets already under this workspace's key are checked with the key when it is at
     // hand. Without it, they must be ones the workspace holds (a document read without its
     // secrets, written back): a keyless writer cannot slip in altered ciphertext.
@@ -158,7 +168,10 @@ export class SecretsStore extends EngineBase {
           const from = reencrypt.get(ciphertextKeyId(text)!);
           return { [ENCRYPTED_MARKER]: from ? encryptValue(target, decryptValue(from, text)) : text };
         },
-        bare: (text) => text,
+        bare: (text) => {
+          const from = reencrypt.get(ciphertextKeyId(text)!);
+          return from ? encryptValue(target, decryptValue(from, text)) : text;
+        },
       },
       what,
     );
@@ -166,11 +179,14 @@ export class SecretsStore extends EngineBase {
 
   /** Throws unless every ciphertext of `texts` is in the workspace's current state or history. */
   private async assertHeld(tx: QueryRunner, ns: string, name: string, texts: string[], what: string): Promise<void> {
-    const current = (await tx.get(q.getWorkspace, { ns, name }))?.state_json ?? '';
-    let missing = texts.filter((t) => !current.includes(t));
+    // Quoted: a whole JSON string equal to the ciphertext, not a piece of a longer one
+    // (ciphertext characters are never escaped in JSON).
+    const holds = (json: string | null | undefined, t: string): boolean => (json ?? '').includes(`"${t}"`);
+    const current = (await tx.get(q.getWorkspace, { ns, name }))?.state_json;
+    let missing = texts.filter((t) => !holds(current, t));
     if (missing.length === 0) return;
     for (const v of await tx.all(q.stateVersionTexts, { ns, name })) {
-      missing = missing.filter((t) => !(v.state_json ?? '').includes(t));
+      missing = missing.filter((t) => !holds(v.state_json, t));
       if (missing.length === 0) return;
     }
     throw new BerthError(
@@ -280,6 +296,14 @@ export class SecretsStore extends EngineBase {
   }
 
   private async unwrapRow(row: SecretKeyRow, purpose: string): Promise<DataKey> {
+    // A handle confined to a namespace opens only that namespace's secrets.
+    if (this.ctx.namespace !== '' && row.namespace !== this.ctx.namespace) {
+      throw new BerthError(
+        'SECRET_UNREADABLE',
+        `cannot ${purpose}: the value was encrypted for namespace ${JSON.stringify(row.namespace)}, and this handle is confined to ${JSON.stringify(this.ctx.namespace)}`,
+        { details: { keyId: row.id, namespace: row.namespace } },
+      );
+    }
     const cached = this.unwrapped.get(row.id);
     if (cached) return cached;
     const secrets = this.requireKey(`workspace ${row.workspace} holds secrets`);

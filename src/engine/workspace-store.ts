@@ -562,7 +562,8 @@ export class WorkspaceStore extends EngineBase {
     const current = await this.readState(name, opts);
     const shown = opts?.showSecrets === true && current.state !== null;
     const checksum = shown ? encodeDoc(current.state).checksum : current.checksum;
-    const ids = shown ? new Set<string>() : secretKeyIds(current.state);
+    // Shown, the state still holds its stack's encrypted env values: their keys go along.
+    const ids = secretKeyIds(current.state);
     const secretsKeys = ids.size > 0 ? await this.read((tx) => this.secrets.wrappedKeys(tx, ids)) : undefined;
     return {
       version: EXPORT_VERSION,

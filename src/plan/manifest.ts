@@ -157,8 +157,10 @@ class Checker {
         this.at(v, p, `${p} must be a string, or { secret: VALUE } for a value to store encrypted`, key);
         continue;
       }
-      const secret = this.string(entries[0]![1], `${p}.secret`);
-      if (secret !== undefined) setOwn(out, key, { secret });
+      const secret = this.deref(entries[0]![1]) ?? null;
+      if (isScalar(secret) && typeof secret.value === 'string') setOwn(out, key, { secret: secret.value });
+      // The value is not repeated: it is a secret.
+      else this.at(secret, `${p}.secret`, `${p}.secret must be a string; quote it (the value is not shown here)`);
     }
     return out;
   }

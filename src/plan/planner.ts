@@ -155,8 +155,9 @@ export function planDigest(plan: Omit<Plan, 'digest'> & { digest?: string }): st
 const EMPTY_SUMMARY = (): Plan['summary'] => ({ create: 0, update: 0, replace: 0, delete: 0, noop: 0, blocked: 0 });
 
 /**
- * Compares a manifest with the store and the workspace's last apply. Reads only; takes
- * no lock. `store` must be confined to the stack's namespace.
+ * Compares a manifest with the store and the workspace's last apply. Reads only (but for
+ * creating the workspace's data key when the manifest holds its first secret); takes no
+ * lock. `store` must be confined to the stack's namespace.
  */
 export async function makePlan(
   store: Store,

@@ -162,6 +162,9 @@ export function secretsSuite(factory: StoreFactory): void {
       const altered = enc.slice(0, -2) + (enc.endsWith('AA') ? 'BB' : 'AA');
       const forged = JSON.parse(text.replace(enc, altered)) as object;
       await expectCode(keyless.workspaces.writeState('default', forged), 'SECRETS_KEY_MISSING');
+      // Nor a piece of one it holds.
+      const cut = JSON.parse(text.replace(enc, enc.slice(0, -4))) as object;
+      await expectCode(keyless.workspaces.writeState('default', cut), 'SECRETS_KEY_MISSING');
       expect(await store.workspaces.readState('default')).toEqual(before);
     });
 
@@ -298,6 +301,28 @@ export function secretsSuite(factory: StoreFactory): void {
       expect((await store.secrets.status()).dataKeys).toBe(2);
     });
 
+    it("a handle confined to a namespace cannot open another namespace's secrets", async () => {
+      const key = generateSecretsKey();
+      const store = await open(key);
+      const a = store.withNamespace('a');
+      const written = await a.workspaces.writeState('default', { p: { $secret: PASSWORD } });
+      const ct = (written.state as { p: { $encrypted: string } }).p.$encrypted;
+      const b = await factory.reopen(store, { namespace: 'b', secretsKey: key });
+      await expectCode(b.secrets.reveal({ X: ct }), 'SECRET_UNREADABLE');
+      await expectCode(b.workspaces.writeState('default', { p: { $encrypted: ct } }), 'SECRET_UNREADABLE');
+      expect((await b.workspaces.readState('default')).serial).toBe(0);
+      // The unconfined handle opens every namespace's secrets.
+      expect(await store.secrets.reveal({ X: ct })).toEqual({ X: PASSWORD });
+    });
+
+    it('reveal of a value JSON cannot carry is INVALID_ARGUMENT', async () => {
+      const store = await open(generateSecretsKey());
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await expectCode(store.secrets.reveal({ n: 10n }), 'INVALID_ARGUMENT');
+      await expectCode(store.secrets.reveal(circular), 'INVALID_ARGUMENT');
+    });
+
     it('bad keys are SECRETS_KEY_INVALID when the store is opened', async () => {
       for (const secretsKey of ['', 'short', 'x'.repeat(44), 'ab'.repeat(31)]) {
         await expectCode(open(secretsKey), 'SECRETS_KEY_INVALID');
@@ -344,6 +369,36 @@ containers:
         await store.workspaces.create('copy');
         await store.workspaces.importState('copy', shown);
         expect(await storedText(factory, store)).not.toContain(PASSWORD);
+      });
+
+      it('a stack state moves to another store with the same key, its env secrets still readable there', async () => {
+        const key = generateSecretsKey();
+        const store = await open(key);
+        await store.apply(await store.plan('default', loadManifest(text(PASSWORD))));
+        for (const showSecrets of [false, true]) {
+          const envelope = await store.workspaces.exportState('default', { showSecrets });
+          expect(JSON.stringify(envelope)).not.toContain(PASSWORD);
+          const other = await open(key);
+          await other.workspaces.importState('default', envelope);
+          const state = (await other.workspaces.readState('default')).state;
+          expect(JSON.stringify(await other.secrets.reveal(state))).toContain(PASSWORD);
+          expect(await storedText(factory, other)).not.toContain(PASSWORD);
+        }
+      });
+
+      it('a numeric secret is MANIFEST_INVALID without the value in the message', () => {
+        const err = (() => {
+          try {
+            loadManifest('version: 1\ncontainers:\n  api:\n    env:\n      PIN:\n        secret: 98127634\n');
+          } catch (e) {
+            return e as Error & { code: string };
+          }
+          throw new Error('accepted');
+        })();
+        expect(err.code).toBe('MANIFEST_INVALID');
+        expect(err.message).toMatch(/PIN\.secret must be a string/);
+        expect(JSON.stringify(err)).not.toContain('98127634');
+        expect(err.message).not.toContain('98127634');
       });
 
       it('planning secrets without a key is SECRETS_KEY_MISSING', async () => {
