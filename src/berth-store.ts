@@ -9,9 +9,11 @@ import type { Plan, PlanOptions } from './plan/planner.js';
  */
 export class BerthStore extends Store {
   /**
-   * Compares a manifest with the store and the workspace's last apply; reads only (a first secret creates the workspace's data key). The
-   * stack's namespace is the manifest's, else the handle's.
-   * @throws NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT
+   * Compares a manifest with the store and the workspace's last apply; reads only (a
+   * first secret creates the workspace's data key). The stack's namespace is the
+   * manifest's, else the handle's.
+   * @throws NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT, SECRETS_KEY_MISSING,
+   *   SECRETS_KEY_MISMATCH
    */
   async plan(workspace: string, manifest: Manifest | null, opts: PlanOptions = {}): Promise<Plan> {
     const scoped = this.withNamespace(manifest?.namespace ?? this.namespace);
