@@ -102,10 +102,6 @@ export type Projection =
   | { kind: 'pod'; id: string; name: string; namespace: string; cgroupPath: string | null }
   | { kind: 'volume'; name: string; namespace: string; mountCount: number };
 
-export function projectionKey(p: Projection): string {
-  return p.kind === 'volume' ? `volume:${p.name}` : `${p.kind}:${p.id}`;
-}
-
 /** What one operation makes true: each key gets this projection, or is gone (null). */
 export type Effects = Array<[key: string, value: Projection | null]>;
 

@@ -45,7 +45,6 @@ import {
   OBJECT_NAMESPACES,
   ownedId,
   prng,
-  projectionKey,
   sha256,
   STATE_WORKSPACES,
   workerTag,
