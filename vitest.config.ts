@@ -6,10 +6,15 @@ import { defineConfig } from 'vitest/config';
 const tmp = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/berth-vitest-') : undefined;
 if (tmp) process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
+/**
+ * Files that compare throughput with and without something: they run after the rest,
+ * so the load and crash tests' processes do not skew their measurements.
+ */
+const MEASURING = ['test/events/slow-client.test.ts'];
+
 export default defineConfig({
   test: {
     ...(tmp ? { env: { TMPDIR: tmp } } : {}),
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
     // Two files at a time even on two cores (the default leaves one core idle): most
     // files wait on child processes and fsync, and the 60 s load test would otherwise
@@ -17,5 +22,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: MEASURING } },
+      { extends: true, test: { name: 'measuring', include: MEASURING, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
