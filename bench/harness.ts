@@ -338,16 +338,7 @@ export function writeResults(name: string, data: unknown): string {
 // ---------------------------------------------------------------- inputs
 
 /** A small seeded PRNG (mulberry32): the same store contents on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as seededRandom } from '../test/helpers/prng.js';
 
 /** Store sizes to run: BENCH_SIZES=1000,10000 wins, then --quick (1k, 10k), else 1k, 10k, 100k. */
 export function benchSizes(argv: readonly string[], env: NodeJS.ProcessEnv): number[] {

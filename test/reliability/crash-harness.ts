@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { build } from 'esbuild';
+import type * as S from '../../src/db/schema.js';
 import { isBerthError, loadManifest, openStore } from '../../src/index.js';
 import {
   actorOf,
@@ -313,31 +314,14 @@ interface EventRow {
   data: Record<string, unknown>;
 }
 
-interface WorkspaceRow {
-  namespace: string;
-  name: string;
-  lineage: string;
-  serial: number;
-  state_json: string | null;
-  checksum: string | null;
-}
-
-interface VersionRow {
-  namespace: string;
-  workspace: string;
-  serial: number;
-  lineage: string;
-  checksum: string | null;
-  state_json: string | null;
-  operation: string;
-}
-
-interface LockRow {
-  key: string;
-  id: string;
-  pid: number;
-  fencing_token: number;
-}
+// The raw rows the checker reads, as the schema declares them (the columns it selects).
+type WorkspaceRow = Pick<S.WorkspaceRow, 'namespace' | 'name' | 'lineage' | 'serial' | 'state_json' | 'checksum'>;
+type VersionRow = Pick<
+  S.StateVersionRow,
+  'namespace' | 'workspace' | 'serial' | 'lineage' | 'checksum' | 'state_json' | 'operation'
+>;
+type LockRow = Pick<S.LockRow, 'key' | 'id' | 'pid' | 'fencing_token'>;
+type ObjectColumns = 'namespace' | 'workspace' | 'config_json' | 'state_json';
 
 /** One logged call: its intent and, unless a kill interrupted it, its outcome. */
 interface LoggedCall {
@@ -440,34 +424,19 @@ function readTables(db: Database.Database) {
     all<{ key: string; value: string }>('SELECT key, value FROM berth_meta').map((r) => [r.key, r.value]),
   );
   return {
-    containers: all<{
-      id: string;
-      name: string;
-      namespace: string;
-      pod_id: string | null;
-      workspace: string | null;
-      config_json: string;
-      state_json: string;
-    }>('SELECT id, name, namespace, pod_id, workspace, config_json, state_json FROM containers'),
-    pods: all<{
-      id: string;
-      name: string;
-      namespace: string;
-      workspace: string | null;
-      config_json: string;
-      state_json: string;
-    }>('SELECT id, name, namespace, workspace, config_json, state_json FROM pods'),
-    volumes: all<{
-      name: string;
-      namespace: string;
-      workspace: string | null;
-      config_json: string;
-      state_json: string;
-    }>('SELECT name, namespace, workspace, config_json, state_json FROM volumes'),
-    registry: all<{ id: string; name: string; kind: string }>('SELECT id, name, kind FROM object_ids'),
-    dependencies: all<{ container_id: string; dependency_id: string }>('SELECT * FROM container_dependencies'),
-    volumeUses: all<{ container_id: string; volume_name: string }>('SELECT * FROM container_volumes'),
-    execSessions: all<{ id: string; container_id: string }>('SELECT id, container_id FROM exec_sessions'),
+    containers: all<Pick<S.ContainerRow, 'id' | 'name' | 'pod_id' | ObjectColumns>>(
+      'SELECT id, name, namespace, pod_id, workspace, config_json, state_json FROM containers',
+    ),
+    pods: all<Pick<S.PodRow, 'id' | 'name' | ObjectColumns>>(
+      'SELECT id, name, namespace, workspace, config_json, state_json FROM pods',
+    ),
+    volumes: all<Pick<S.VolumeRow, 'name' | ObjectColumns>>(
+      'SELECT name, namespace, workspace, config_json, state_json FROM volumes',
+    ),
+    registry: all<S.ObjectIdRow>('SELECT id, name, kind FROM object_ids'),
+    dependencies: all<S.ContainerDependencyRow>('SELECT * FROM container_dependencies'),
+    volumeUses: all<S.ContainerVolumeRow>('SELECT * FROM container_volumes'),
+    execSessions: all<S.ExecSessionRow>('SELECT id, container_id FROM exec_sessions'),
     workspaces: all<WorkspaceRow>('SELECT namespace, name, lineage, serial, state_json, checksum FROM workspaces'),
     versions: all<VersionRow>(
       'SELECT namespace, workspace, serial, lineage, checksum, state_json, operation FROM state_versions ORDER BY namespace, workspace, serial',
