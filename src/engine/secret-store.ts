@@ -81,8 +81,7 @@ export class SecretsStore extends EngineBase {
    */
   async rotateKey(newKey: string | Buffer): Promise<{ rewrapped: number; fingerprint: string }> {
     this.assertOpen();
-    const next = loadSecretsKey({ secretsKey: newKey });
-    if (next === undefined) throw new BerthError('SECRETS_KEY_INVALID', 'the new secrets key is empty');
+    const next = parseNewKey(newKey);
     const rewrapped = await this.write(async (tx, now) => {
       const rows = await tx.all(q.allSecretKeys, {});
       const keys: DataKey[] = [];
@@ -331,4 +330,12 @@ export class SecretsStore extends EngineBase {
       { details: { fingerprint: given, expected: row.key_check, workspace: row.workspace, namespace: row.namespace } },
     );
   }
+}
+
+/** The new key of a rotation: never taken from the environment, even when absent. */
+function parseNewKey(newKey: string | Buffer): SecretsKey {
+  if (newKey === undefined || newKey === null) {
+    throw new BerthError('SECRETS_KEY_INVALID', 'rotateKey needs the new secrets key (32 bytes, or base64/hex text)');
+  }
+  return loadSecretsKey({ secretsKey: newKey }, {})!;
 }

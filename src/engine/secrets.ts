@@ -173,7 +173,7 @@ export function decryptValue(dk: DataKey, text: string): unknown {
   }
 }
 
-export function unreadable(text: string, why: string): BerthError {
+function unreadable(text: string, why: string): BerthError {
   const keyId = CIPHERTEXT_PATTERN.exec(text)?.[1];
   return new BerthError('SECRET_UNREADABLE', `a secret value cannot be decrypted: ${why}`, {
     details: keyId ? { keyId } : {},

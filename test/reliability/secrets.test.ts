@@ -115,6 +115,13 @@ describe('secrets on the command line', () => {
     expect(ok(await w.run(['state', 'show', '--show-secrets'], { env: { BERTH_SECRETS_KEY: newKey } }))).toContain(
       PASSWORD,
     );
+    const gone = failsJson(
+      await w.run(['secrets', 'rotate-key', '--new-key-file', join(w.dir, 'nowhere.key'), '--format', 'json'], {
+        env: { BERTH_SECRETS_KEY: newKey },
+      }),
+      'SECRETS_KEY_INVALID',
+    );
+    expect(gone.message).toMatch(/cannot read the new key file .*nowhere\.key/);
     const bad = join(w.dir, 'bad.key');
     writeFileSync(bad, 'not a key');
     failsJson(

@@ -270,6 +270,8 @@ export function secretsSuite(factory: StoreFactory): void {
       const wrong = await factory.reopen(store, { secretsKey: generateSecretsKey() });
       await expectCode(wrong.secrets.rotateKey(newKey), 'SECRETS_KEY_MISMATCH');
       await expectCode(store.secrets.rotateKey('short'), 'SECRETS_KEY_INVALID');
+      // A missing new key is an error, never the current key from the environment.
+      await expectCode(store.secrets.rotateKey(undefined as unknown as string), 'SECRETS_KEY_INVALID');
       expect((await store.secrets.status()).wrappedWith).toHaveLength(1);
 
       const result = await store.secrets.rotateKey(newKey);
