@@ -6,9 +6,10 @@
  * work, nothing written was lost, and the store passes SQLite's integrity check and
  * `diagnose()` afterwards. Prints a latency table (p99 write latency included).
  *
- * Environment: BERTH_LOAD_SECONDS (default 60), BERTH_LOAD_THINK_MS (mean pause between
- * a process's scenarios, default 2), BERTH_LOAD_SEED (replays the processes' choices),
- * BERTH_LOAD_REPORT (also write the report as JSON to this file).
+ * Environment: BERTH_LOAD_PROCESSES (default 8), BERTH_LOAD_SECONDS (default 60),
+ * BERTH_LOAD_THINK_MS (mean pause between a process's scenarios, default 2),
+ * BERTH_LOAD_SEED (replays the processes' choices), BERTH_LOAD_REPORT (also write the
+ * report as JSON to this file).
  *
  * The processes run workers/load-worker.ts, bundled with the current src/ (see bundleWorker).
  */
@@ -24,7 +25,7 @@ import { hexId } from '../conformance/builders.js';
 import { tempDir } from '../helpers/store-factory.js';
 import { withRawDb } from './helpers.js';
 
-const PROCESSES = 8;
+const PROCESSES = Number(process.env.BERTH_LOAD_PROCESSES ?? 8);
 const SECONDS = Number(process.env.BERTH_LOAD_SECONDS ?? 60);
 const THINK_MS = Number(process.env.BERTH_LOAD_THINK_MS ?? 2);
 const SEED = Number(process.env.BERTH_LOAD_SEED ?? Math.floor(Math.random() * 2 ** 31));
