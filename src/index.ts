@@ -1,5 +1,5 @@
 export { openStore, copyStoreTo, restoreStore, type OpenStoreOptions } from './open-store.js';
-export type { CopyReport } from './migrate/copy-store.js';
+export type { CopyReport } from './db/copy-store.js';
 export { Store } from './engine/store.js';
 export { BerthStore } from './berth-store.js';
 export { loadManifest, type Manifest, type ManifestProblem, type EnvValue } from './plan/manifest.js';

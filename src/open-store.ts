@@ -2,16 +2,14 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Store } from './engine/store.js';
-import { openSqliteDatabase } from './db/sqlite/open-sqlite.js';
-import { SqliteExecutor } from './db/sqlite/sqlite-executor.js';
-import type { Executor } from './db/executor.js';
+import type { BackendOpenOptions, OpenedBackend } from './db/executor.js';
+import { openSqlite } from './db/sqlite/open.js';
 import { currentBootId } from './engine/boot-id.js';
 import { loadSecretsKey } from './engine/secrets.js';
 import { BerthStore } from './berth-store.js';
 import { BerthError } from './errors.js';
-import { migrateSqlite, type MigrationReport } from './migrate/sqlite-migrator.js';
-import type { CopyReport } from './migrate/copy-store.js';
-import { redactUrl, resolveStoreLocation } from './store-location.js';
+import type { CopyReport } from './db/copy-store.js';
+import { resolveStoreLocation } from './store-location.js';
 
 /** Options of {@link openStore} (API.md). */
 export interface OpenStoreOptions {
@@ -83,10 +81,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   const secrets = { key: loadSecretsKey(opts) };
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
-  const shared =
-    location.kind === 'postgres'
-      ? await openPostgres(location.url, opts.schema, { readonly, busyTimeoutMs, clock, actor })
-      : await acquireSqlite(location.path, { readonly, busyTimeoutMs, clock, actor });
+  const shared = await openBackend(location, opts.schema, { readonly, busyTimeoutMs, clock, actor });
   const store = new BerthStore(
     {
       exec: shared.exec,
@@ -115,113 +110,15 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   return store;
 }
 
-const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** A PostgreSQL store: one pool per handle (the server serialises writers itself). */
-/**
- * Splits `?schema=NAME` off a PostgreSQL URL (so a CLI user can name the schema in
- * --store); an explicit schema option wins.
- */
-function splitSchema(url: string, schema: string | undefined): { url: string; schema: string } {
-  try {
-    const u = new URL(url);
-    const fromUrl = u.searchParams.get('schema');
-    u.searchParams.delete('schema');
-    return { url: u.toString(), schema: schema ?? fromUrl ?? 'berth' };
-  } catch {
-    return { url, schema: schema ?? 'berth' };
-  }
-}
-
-async function openPostgres(
-  rawUrl: string,
-  explicitSchema: string | undefined,
-  opts: { readonly: boolean; busyTimeoutMs: number; clock: () => number; actor: string },
-): Promise<{ exec: Executor; migration: MigrationReport; release: () => Promise<void> }> {
-  const { url, schema } = splitSchema(rawUrl, explicitSchema);
-  if (!SCHEMA_PATTERN.test(schema)) {
-    throw new BerthError(
-      'INVALID_ARGUMENT',
-      `schema ${JSON.stringify(schema)} is invalid: use lowercase letters, digits and '_'`,
-      {
-        details: { schema },
-      },
-    );
-  }
-  const [{ PostgresExecutor }, { migratePostgres }] = await Promise.all([
-    import('./db/postgres/postgres-executor.js'),
-    import('./migrate/postgres-migrator.js'),
-  ]);
-  const config = { url, schema, busyTimeoutMs: opts.busyTimeoutMs, location: `${redactUrl(url)}#${schema}` };
-  const exec = new PostgresExecutor(config);
-  try {
-    const migration = await migratePostgres(exec.pool, config, {
-      readonly: opts.readonly,
-      now: opts.clock,
-      actor: opts.actor,
-    });
-    return { exec, migration, release: () => exec.close() };
-  } catch (err) {
-    await exec.close();
-    throw err;
-  }
-}
-
-interface SharedSqlite {
-  exec: SqliteExecutor;
-  migration: MigrationReport;
-  refs: number;
-}
-
-/**
- * One connection per store file per process (DESIGN.md §1): every handle opened on the
- * same file shares it, so calls from all handles are serialised on it. Two connections
- * in one process would block the event loop on each other's write lock until the busy
- * timeout.
- */
-const openFiles = new Map<string, Promise<SharedSqlite>>();
-
-async function acquireSqlite(
-  path: string,
-  opts: { readonly: boolean; busyTimeoutMs: number; clock: () => number; actor: string },
-): Promise<{ exec: SqliteExecutor; migration: MigrationReport; release: () => Promise<void> }> {
-  const key = `${opts.readonly ? 'ro' : 'rw'}:${path}`;
-  let pending = openFiles.get(key);
-  if (!pending) {
-    pending = (async () => {
-      const db = openSqliteDatabase(path, opts);
-      try {
-        const migration = await migrateSqlite(db, path, {
-          readonly: opts.readonly,
-          now: opts.clock,
-          actor: opts.actor,
-        });
-        return { exec: new SqliteExecutor(db, path), migration, refs: 0 };
-      } catch (err) {
-        db.close();
-        throw err;
-      }
-    })();
-    openFiles.set(key, pending);
-    pending.catch(() => openFiles.delete(key));
-  }
-  const shared = await pending;
-  // The last handle closed the connection while this one waited: open it afresh.
-  if (openFiles.get(key) !== pending) return acquireSqlite(path, opts);
-  shared.refs++;
-  let released = false;
-  return {
-    exec: shared.exec,
-    migration: shared.migration,
-    release: async () => {
-      if (released) return;
-      released = true;
-      if (--shared.refs === 0) {
-        openFiles.delete(key);
-        await shared.exec.close();
-      }
-    },
-  };
+/** Opens the storage of a store location: SQLite in-process, PostgreSQL only when asked for. */
+async function openBackend(
+  location: ReturnType<typeof resolveStoreLocation>,
+  schema: string | undefined,
+  opts: BackendOpenOptions,
+): Promise<OpenedBackend> {
+  if (location.kind === 'sqlite') return openSqlite(location.path, opts);
+  const { openPostgres } = await import('./db/postgres/open.js');
+  return openPostgres(location.url, schema, opts);
 }
 
 function defaultActor(): string {
@@ -245,10 +142,8 @@ export async function copyStoreTo(
   to: { path?: string; url?: string; schema?: string },
 ): Promise<CopyReport> {
   const common = { readonly: false, busyTimeoutMs: 5000, clock: Date.now, actor: defaultActor() };
-  const open = async (o: { path?: string; url?: string; schema?: string }) => {
-    const loc = resolveStoreLocation(o.path ?? o.url);
-    return loc.kind === 'postgres' ? openPostgres(loc.url, o.schema, common) : acquireSqlite(loc.path, common);
-  };
+  const open = (o: { path?: string; url?: string; schema?: string }) =>
+    openBackend(resolveStoreLocation(o.path ?? o.url), o.schema, common);
   const source = await open(from);
   try {
     const target = await open(to);
@@ -256,7 +151,7 @@ export async function copyStoreTo(
       if (source.exec.location === target.exec.location) {
         throw new BerthError('INVALID_ARGUMENT', 'the source and the target are the same store');
       }
-      const { copyStore } = await import('./migrate/copy-store.js');
+      const { copyStore } = await import('./db/copy-store.js');
       return await copyStore(source.exec, target.exec);
     } finally {
       await target.release();

@@ -1,4 +1,5 @@
 import type { Params, QueryDef } from './query.js';
+import type { MigrationReport } from './migrations.js';
 
 /** A value, or a promise of it: the SQLite executor answers synchronously. */
 export type Awaitable<T> = T | Promise<T>;
@@ -69,4 +70,21 @@ export interface StorageReport {
   danglingReferences: string[];
   sizeBytes: number;
   settings: Record<string, string | number>;
+}
+
+/** A store's storage, as a backend's `open` hands it to openStore. */
+export interface OpenedBackend {
+  exec: Executor;
+  /** What opening migrated. */
+  migration: MigrationReport;
+  /** Gives this handle's share of the connection back (the last one closes it). */
+  release(): Promise<void>;
+}
+
+/** How a backend is opened: who acts, with what clock, and the caller's limits. */
+export interface BackendOpenOptions {
+  readonly: boolean;
+  busyTimeoutMs: number;
+  clock: () => number;
+  actor: string;
 }

@@ -1,5 +1,5 @@
 import type { Backend, QueryRunner, StorageReport } from '../db/executor.js';
-import type { MigrationReport } from '../migrate/sqlite-migrator.js';
+import type { MigrationReport } from '../db/migrations.js';
 import type { LockInfo } from './lock-store.js';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { isBerthError, openStore } from '../../src/index.js';
-import { loadMigrations } from '../../src/migrate/migration-files.js';
+import { loadMigrations } from '../../src/db/migrations.js';
 import { ctr, expectCode } from '../conformance/builders.js';
 import { postgresFactory } from '../helpers/store-factory.js';
 import {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type BerthStore, type ErrorCode } from '../../src/index.js';
-import { MIGRATE_LOCK_RETRIES, MIGRATE_LOCK_STALE_MS } from '../../src/migrate/sqlite-migrator.js';
+import { MIGRATE_LOCK_RETRIES, MIGRATE_LOCK_STALE_MS } from '../../src/db/sqlite/migrator.js';
 import { hexId } from '../conformance/builders.js';
 import { cliWorld, failsJson, fails, requireBuiltCli, show } from '../cli/helpers.js';
 import { tempDir } from '../helpers/store-factory.js';

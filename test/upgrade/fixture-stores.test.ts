@@ -70,7 +70,9 @@ describe('fixture stores written by berth schema 3', () => {
     const schema = `fixture_${randomBytes(6).toString('hex')}`;
     const dump = readFileSync(join(FIXTURES, 'v3.pg.sql'), 'utf8').replaceAll(FIXTURE.schema, schema);
     execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', url], { input: dump, stdio: ['pipe', 'ignore', 'pipe'] });
-    onTestFinished(() => withClient(url, (c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)));
+    onTestFinished(async () => {
+      await withClient(url, (c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    });
     const store = await openStore({ url, schema, ...fixtureOptions() });
     onTestFinished(() => store.close());
     await checkUpgraded(store, expected.postgres);

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { SecretsStatus } from '../../engine/secret-store.js';
 import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets.js';
 import { BerthError } from '../../errors.js';
-import { loadMigrations } from '../../migrate/migration-files.js';
+import { loadMigrations } from '../../db/migrations.js';
 import type { CliContext } from '../cli-context.js';
 import { paint } from '../output.js';
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { Executor, QueryRunner } from '../db/executor.js';
-import { defineQuery, param, type QueryDef } from '../db/query.js';
-import type { Database } from '../db/schema.js';
+import type { Executor, QueryRunner } from './executor.js';
+import { defineQuery, param, type QueryDef } from './query.js';
+import type { Database } from './schema.js';
 import { BerthError } from '../errors.js';
 
 /*

@@ -3,6 +3,10 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
+import type { BackendOpenOptions, OpenedBackend } from '../executor.js';
+import { SqliteExecutor } from './executor.js';
+import { migrateSqlite } from './migrator.js';
+import type { MigrationReport } from '../migrations.js';
 
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteOpenOptions {
@@ -57,4 +61,59 @@ export function openSqliteDatabase(file: string, opts: SqliteOpenOptions): Bette
   } catch (err) {
     throw mapDriverError(err, file);
   }
+}
+
+interface SharedSqlite {
+  exec: SqliteExecutor;
+  migration: MigrationReport;
+  refs: number;
+}
+
+/**
+ * One connection per store file per process (DESIGN.md §1): every handle opened on the
+ * same file shares it, so calls from all handles are serialised on it. Two connections
+ * in one process would block the event loop on each other's write lock until the busy
+ * timeout.
+ */
+const openFiles = new Map<string, Promise<SharedSqlite>>();
+
+/** Opens (creating and migrating if needed) a SQLite store, sharing its connection. */
+export async function openSqlite(path: string, opts: BackendOpenOptions): Promise<OpenedBackend> {
+  const key = `${opts.readonly ? 'ro' : 'rw'}:${path}`;
+  let pending = openFiles.get(key);
+  if (!pending) {
+    pending = (async () => {
+      const db = openSqliteDatabase(path, opts);
+      try {
+        const migration = await migrateSqlite(db, path, {
+          readonly: opts.readonly,
+          now: opts.clock,
+          actor: opts.actor,
+        });
+        return { exec: new SqliteExecutor(db, path), migration, refs: 0 };
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    })();
+    openFiles.set(key, pending);
+    pending.catch(() => openFiles.delete(key));
+  }
+  const shared = await pending;
+  // The last handle closed the connection while this one waited: open it afresh.
+  if (openFiles.get(key) !== pending) return openSqlite(path, opts);
+  shared.refs++;
+  let released = false;
+  return {
+    exec: shared.exec,
+    migration: shared.migration,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--shared.refs === 0) {
+        openFiles.delete(key);
+        await shared.exec.close();
+      }
+    },
+  };
 }
