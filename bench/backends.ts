@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { copyStoreTo, openStore, type BerthStore, type Container } from '../src/index.js';
+import { copyStoreTo, openStore, type Store, type Container } from '../src/index.js';
 import {
   collectGarbage,
   compareSides,
@@ -207,7 +207,7 @@ async function benchSize(
   await copyStoreTo({ path: file }, { url: pgUrl, schema });
   const pgFill = (performance.now() - t0) / 1000;
 
-  const stores: Record<Backend, BerthStore> = {
+  const stores: Record<Backend, Store> = {
     sqlite: await openStore({ path: file, actor: ACTOR }),
     postgres: await openStore({ url: pgUrl, schema, actor: ACTOR }),
   };
@@ -241,7 +241,7 @@ async function benchSize(
       return toObject(rows[0]);
     };
 
-    const lookups: [string, (s: BerthStore, i: number) => Promise<Container>, (i: number) => Container][] = [
+    const lookups: [string, (s: Store, i: number) => Promise<Container>, (i: number) => Container][] = [
       ['lookupContainer(id)', (s, i) => s.lookupContainer(at(ids, i)), (i) => toObject(byId.get(at(ids, i)))],
       ['lookupContainer(name)', (s, i) => s.lookupContainer(at(names, i)), (i) => toObject(byName.get(at(names, i)))],
       ['lookupContainer(prefix8)', (s, i) => s.lookupContainer(at(prefixes, i)), (i) => rawPrefix(at(prefixes, i))],
@@ -298,7 +298,7 @@ async function benchSize(
 }
 
 /** Uncontended lock -> readState -> writeState -> unlock cycles in this process, sides alternating. */
-async function uncontended(stores: Record<Backend, BerthStore>, quick: boolean): Promise<BackendResult> {
+async function uncontended(stores: Record<Backend, Store>, quick: boolean): Promise<BackendResult> {
   const cycle = (b: Backend) => async (): Promise<void> => {
     const ws = stores[b].workspaces;
     const lock = await ws.lock(WORKSPACE, { operation: 'bench' });
@@ -318,7 +318,7 @@ async function uncontended(stores: Record<Backend, BerthStore>, quick: boolean):
 async function contention(
   backend: Backend,
   target: { path?: string; url?: string; schema?: string },
-  store: BerthStore,
+  store: Store,
   cycles: number,
 ): Promise<ContentionResult> {
   const before = (await store.workspaces.readState(WORKSPACE)).state as { counter?: number } | null;
@@ -412,7 +412,7 @@ export async function runBackendsBench(opts: BackendsBenchOptions): Promise<Back
       sqlite: { path: lockFile },
       postgres: { url: pgUrl, schema: lockSchema },
     };
-    const stores: Record<Backend, BerthStore> = {
+    const stores: Record<Backend, Store> = {
       sqlite: await openStore({ ...targets.sqlite, actor: ACTOR }),
       postgres: await openStore({ ...targets.postgres, actor: ACTOR }),
     };

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type BerthStore } from '../src/index.js';
+import { openStore, type Store } from '../src/index.js';
 import { applyMigrationFile, openRawDatabase } from './harness.js';
 
 /*
@@ -86,7 +86,7 @@ async function backoff(delay: number, deadline: number): Promise<number> {
 
 class BerthSide implements LockSide {
   readonly name = 'berth' as const;
-  constructor(private readonly store: BerthStore) {}
+  constructor(private readonly store: Store) {}
 
   async createWorkspace(ws: string): Promise<void> {
     await this.store.workspaces.create(ws);

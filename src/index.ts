@@ -1,11 +1,44 @@
+/*
+ * berth's published surface (API.md): openStore and the Store it returns, the error type,
+ * and the documented types of what goes in and comes out.
+ */
 export { openStore, copyStoreTo, restoreStore, type OpenStoreOptions } from './open-store.js';
-export type { CopyReport } from './db/copy-store.js';
-export { Store } from './engine/store.js';
-export { BerthStore } from './berth-store.js';
-export { loadManifest, type Manifest, type ManifestProblem, type EnvValue } from './plan/manifest.js';
-export type { Plan, PlanChange, PlanOptions, PlanMode, DriftEntry, StackState } from './plan/planner.js';
-export type { ApplyOptions, ApplyResult } from './plan/applier.js';
+export {
+  Store,
+  type Workspaces,
+  type Locks,
+  type Events,
+  type Secrets,
+  type Transaction,
+  type BatchOptions,
+  type BatchResult,
+  type BatchItemResult,
+} from './store.js';
 export { BerthError, isBerthError, ErrorCode, type BerthErrorOptions } from './errors.js';
+export { loadManifest } from './plan/manifest.js';
+export type { Manifest, ManifestProblem, EnvValue } from './plan/types.js';
+export type {
+  Plan,
+  PlanChange,
+  PlanOptions,
+  PlanMode,
+  PlanStep,
+  ChangeAction,
+  BlockReason,
+  DriftEntry,
+  StackState,
+  StackKind,
+  StackSpec,
+  ContainerSpecC,
+  PodSpecC,
+  VolumeSpecC,
+  ApplyOptions,
+  ApplyResult,
+  ContainerSpec,
+  PodSpec,
+  VolumeSpec,
+} from './plan/types.js';
+export type { Backend, CopyReport, MigrationReport, StorageReport } from './db/backend.js';
 export type {
   BerthEvent,
   Container,
@@ -17,23 +50,32 @@ export type {
   ExecSession,
   NamedVolume,
   NetworkOptions,
+  NewContainer,
+  NewContainerConfig,
+  NewPod,
+  NewPodConfig,
+  NewVolume,
   Pod,
   PodConfig,
   PodState,
   Volume,
   VolumeConfig,
   VolumeState,
-} from './engine/types.js';
-export type { LockInfo, AcquireOptions } from './engine/lock-store.js';
-export type {
+  LockInfo,
+  AcquireOptions,
   WorkspaceInfo,
   WorkspaceState,
   StateVersion,
   StateExport,
   WriteStateOptions,
   ReadStateOptions,
-} from './engine/workspace-store.js';
-export { generateSecretsKey } from './engine/secrets.js';
-export type { SecretsStatus, SecretsStore } from './engine/secret-store.js';
-export type { Snapshot, DiagnosisReport, RepairReport } from './engine/store.js';
-export type { ListEventsOptions } from './engine/event-store.js';
+  SecretsStatus,
+  WrappedKeys,
+  ListEventsOptions,
+  NewEvent,
+  Snapshot,
+  DiagnosisReport,
+  RepairReport,
+} from './engine/types.js';
+
+export { generateSecretsKey } from './engine/secrets/crypto.js';

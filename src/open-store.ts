@@ -1,14 +1,14 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Store } from './engine/store.js';
 import type { BackendOpenOptions, OpenedBackend } from './db/executor.js';
 import { openSqlite } from './db/sqlite/open.js';
 import { currentBootId } from './engine/boot-id.js';
-import { loadSecretsKey } from './engine/secrets.js';
-import { BerthStore } from './berth-store.js';
+import { assertNamespace } from './engine/rules/namespaces.js';
+import { loadSecretsKey } from './engine/secrets/crypto.js';
+import { openedStore, type Store } from './store.js';
 import { BerthError } from './errors.js';
-import type { CopyReport } from './db/copy-store.js';
+import type { CopyReport } from './db/backend.js';
 import { resolveStoreLocation } from './store-location.js';
 
 /** Options of {@link openStore} (API.md). */
@@ -50,7 +50,7 @@ export interface OpenStoreOptions {
  * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
  *   INVALID_ARGUMENT, SECRETS_KEY_INVALID
  */
-export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore> {
+export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const location = resolveStoreLocation(opts.path ?? opts.url);
   const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
   if (!Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
@@ -60,8 +60,14 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
     );
   }
   const namespace = opts.namespace ?? '';
-  if (typeof namespace !== 'string') throw new BerthError('INVALID_ARGUMENT', 'namespace must be a string');
+  assertNamespace(namespace);
   const clock = opts.clock ?? Date.now;
+  if (typeof clock !== 'function' || !Number.isFinite(clock())) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      'the clock option must be a function returning milliseconds since the epoch (like Date.now); it returned no finite number',
+    );
+  }
   const historyLimit = opts.historyLimit ?? 1000;
   if (!Number.isInteger(historyLimit) || historyLimit < 1) {
     throw new BerthError('INVALID_ARGUMENT', `historyLimit must be a positive integer, not ${String(historyLimit)}`);
@@ -82,22 +88,24 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
   const shared = await openBackend(location, opts.schema, { readonly, busyTimeoutMs, clock, actor });
-  const store = new BerthStore(
+  const store = openedStore(
     {
       exec: shared.exec,
       clock,
+      clockInjected: opts.clock !== undefined,
       actor,
       host: hostname(),
       bootId: opts.bootId ?? currentBootId(),
       historyLimit,
       secrets,
+      dataKeys: new Map(),
       readonly,
       eventRetention,
-      namespace,
-      closed: false,
+      life: { closed: false },
       release: shared.release,
     },
     shared.migration,
+    namespace,
   );
   if (!readonly && opts.refreshAfterReboot !== false) {
     try {

@@ -1,9 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BerthStore } from '../berth-store.js';
+import type { Store } from '../store.js';
 import { BerthError } from '../errors.js';
 import { openStore } from '../open-store.js';
 import { parseDuration, useColour, type Format } from './output.js';
+import { reportError } from './report-error.js';
 
 /** Options every command accepts (API.md "CLI"). */
 export interface GlobalOptions {
@@ -21,7 +22,7 @@ export const WORKSPACE_FILE = join('.berth', 'workspace');
  * streams, the format, and the client-local workspace selection.
  */
 export class CliContext {
-  private store: BerthStore | undefined;
+  private store: Store | undefined;
   readonly colour: boolean;
   readonly errColour: boolean;
 
@@ -39,7 +40,7 @@ export class CliContext {
   }
 
   /** The store, opened once per command run. */
-  async open(): Promise<BerthStore> {
+  async open(): Promise<Store> {
     if (!this.store) {
       this.store = await openStore({ path: this.options.store, namespace: this.options.namespace ?? '' });
     }
@@ -63,6 +64,11 @@ export class CliContext {
   /** Notes for people (progress, hints) go to stderr so stdout stays parseable. */
   note(text: string): void {
     process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  /** Reports one error on stderr without ending the command (a batch goes on). */
+  error(err: BerthError): void {
+    reportError(err, this.json);
   }
 
   /** Prints exactly one JSON document on stdout. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import type { CopyReport } from './backend.js';
 import type { Executor, QueryRunner } from './executor.js';
 import { defineQuery, param, type QueryDef } from './query.js';
 import type { Database } from './schema.js';
@@ -23,7 +24,6 @@ interface TableSpec {
 /** Tables in an order that satisfies every foreign key. */
 const TABLES: TableSpec[] = [
   { name: 'berth_meta', columns: ['key', 'value'], readOrder: 'key', key: ['key'] },
-  { name: 'object_ids', columns: ['id', 'name', 'kind'], readOrder: 'id', key: ['id'] },
   {
     name: 'pods',
     columns: ['id', 'name', 'namespace', 'workspace', 'config_json', 'state_json', 'created_at', 'updated_at'],
@@ -212,11 +212,6 @@ function normalise(v: unknown): unknown {
 const isContent = (t: TableSpec, row: Record<string, unknown>): boolean =>
   !(t.name === 'berth_meta' && LOCAL_META.has(String(row.key)));
 
-/** What a copy did, per table. */
-export interface CopyReport {
-  tables: Record<string, { rows: number; sha256: string }>;
-}
-
 /**
  * Copies every row of `source` into `target`, which must be empty (freshly migrated),
  * in one target transaction; verifies counts and checksums before committing.
@@ -272,3 +267,5 @@ export async function copyStore(source: Executor, target: Executor): Promise<Cop
     return { tables: copied };
   });
 }
+
+export type { CopyReport };

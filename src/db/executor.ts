@@ -1,10 +1,10 @@
 import type { Params, QueryDef } from './query.js';
-import type { MigrationReport } from './migrations.js';
+import type { Backend, MigrationReport, StorageReport } from './backend.js';
 
 /** A value, or a promise of it: the SQLite executor answers synchronously. */
 export type Awaitable<T> = T | Promise<T>;
 
-/** Runs query definitions inside one transaction (or one statement). */
+/** Runs query definitions inside one transaction (or one statement); errors come mapped to BerthError. */
 export interface QueryRunner {
   all<R>(query: QueryDef<R>, params?: Params): Awaitable<R[]>;
   get<R>(query: QueryDef<R>, params?: Params): Awaitable<R | undefined>;
@@ -12,13 +12,26 @@ export interface QueryRunner {
   run(query: QueryDef<unknown>, params?: Params): Awaitable<number>;
 }
 
-export type Backend = 'sqlite' | 'postgres';
+export type { Backend, StorageReport };
 
 /** How a write transaction commits. */
 export interface WriteOptions {
   /** false: the commit survives a crash of the process but maybe not of the machine. */
   durable?: boolean;
+  /**
+   * false: never run `fn` again after a serialisation failure (it is the caller's code).
+   * By default a backend may retry a transaction that lost a race.
+   */
+  retry?: boolean;
 }
+
+/**
+ * The body of a transaction: its statements run through `q`. `serverNow` is the database
+ * server's clock at the start of the transaction (ms), where the backend has one.
+ * Errors of `q`'s statements arrive mapped to BerthError; whatever `fn` throws comes
+ * back from the transaction unchanged.
+ */
+export type TransactionBody<T> = (q: QueryRunner, serverNow: number | undefined) => Promise<T>;
 
 /**
  * The storage boundary. The engine holds every rule; an executor only runs statements,
@@ -32,9 +45,9 @@ export interface Executor {
    * One write transaction (SQLite: BEGIN IMMEDIATE), serialised with every other call.
    * `durable: false` may commit without waiting for the disk (see LockStore).
    */
-  write<T>(fn: (tx: QueryRunner) => Promise<T>, opts?: WriteOptions): Promise<T>;
+  write<T>(fn: TransactionBody<T>, opts?: WriteOptions): Promise<T>;
   /** One read transaction: a consistent snapshot across several statements. */
-  read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T>;
+  read<T>(fn: TransactionBody<T>): Promise<T>;
   /** A single-statement read outside any explicit transaction. */
   readonly direct: QueryRunner;
   /**
@@ -58,18 +71,6 @@ export interface Executor {
    */
   replaceContents?(file: string): Promise<void>;
   close(): Promise<void>;
-}
-
-/** What the storage layer reports about itself. */
-export interface StorageReport {
-  /** Highest applied migration. */
-  schemaVersion: number;
-  /** 'ok', or the problems the database's own integrity check found. */
-  integrity: string[];
-  /** Foreign-key references that point at missing rows. */
-  danglingReferences: string[];
-  sizeBytes: number;
-  settings: Record<string, string | number>;
 }
 
 /** A store's storage, as a backend's `open` hands it to openStore. */

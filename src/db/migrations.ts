@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../errors.js';
 import { mapDriverError } from './driver-errors.js';
-import type { Backend } from './executor.js';
+import type { Backend, MigrationReport } from './backend.js';
 
 /** One numbered, forward-only migration file. */
 export interface MigrationFile {
@@ -85,12 +85,7 @@ export function planMigrations(
   return known.filter((m) => !done.has(m.version));
 }
 
-/** What a migration run did. */
-export interface MigrationReport {
-  from: number;
-  to: number;
-  applied: string[];
-}
+export type { MigrationReport };
 
 /** Runs statements inside one transaction of a migration. */
 export type MigrationStatement = (sql: string, params?: readonly unknown[]) => Promise<void>;

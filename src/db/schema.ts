@@ -17,13 +17,6 @@ export interface MigrationRow {
   applied_at: number;
 }
 
-/** Registry of ids and names shared by containers and pods: both are unique across the two kinds. */
-export interface ObjectIdRow {
-  id: string;
-  name: string;
-  kind: 'container' | 'pod';
-}
-
 export interface PodRow {
   id: string;
   name: string;
@@ -145,7 +138,6 @@ export interface SecretKeyRow {
 export interface Database {
   berth_meta: MetaRow;
   berth_migrations: MigrationRow;
-  object_ids: ObjectIdRow;
   pods: PodRow;
   containers: ContainerRow;
   container_dependencies: ContainerDependencyRow;
@@ -164,7 +156,6 @@ export interface Database {
 export const TABLES_IN_DEPENDENCY_ORDER = [
   'berth_migrations',
   'berth_meta',
-  'object_ids',
   'pods',
   'volumes',
   'containers',

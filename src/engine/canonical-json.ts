@@ -29,3 +29,11 @@ export function documentChecksum(value: unknown): string {
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+/**
+ * Orders strings by UTF-16 code units, never by locale: an order that is hashed, stored
+ * or compared must be the same on every machine sharing a store (STYLE.md 16).
+ */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

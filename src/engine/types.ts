@@ -1,3 +1,5 @@
+import type { Backend, StorageReport } from '../db/backend.js';
+
 /**
  * The domain objects berth stores (DESIGN.md §3). They are plain JSON-serialisable data;
  * fields the engine does not know are stored and returned unchanged.
@@ -31,8 +33,10 @@ export interface NamedVolume {
   [extra: string]: unknown;
 }
 
-export interface ContainerConfig {
-  id: string;
+/** The config of a container to add: berth fills in a missing `id`, `namespace` and `createdAt`. */
+export interface NewContainerConfig {
+  /** 64 lowercase hex characters when berth generates it. */
+  id?: string;
   name: string;
   namespace?: string;
   pod?: string;
@@ -45,6 +49,11 @@ export interface ContainerConfig {
   networks?: Record<string, NetworkOptions>;
   createdAt?: string;
   [extra: string]: unknown;
+}
+
+/** A container's config as stored: the id is always set. */
+export interface ContainerConfig extends NewContainerConfig {
+  id: string;
 }
 
 export interface ContainerState {
@@ -64,13 +73,25 @@ export interface Container {
   state: ContainerState;
 }
 
-export interface PodConfig {
-  id: string;
+/** A container to add (`addContainer`, `addContainerToPod`); `state` defaults to `{ status: 'configured' }`. */
+export interface NewContainer {
+  config: NewContainerConfig;
+  state?: ContainerState;
+}
+
+/** The config of a pod to add: berth fills in a missing `id`, `namespace` and `createdAt`. */
+export interface NewPodConfig {
+  id?: string;
   name: string;
   namespace?: string;
   labels?: Record<string, string>;
   createdAt?: string;
   [extra: string]: unknown;
+}
+
+/** A pod's config as stored: the id is always set. */
+export interface PodConfig extends NewPodConfig {
+  id: string;
 }
 
 export interface PodState {
@@ -82,6 +103,12 @@ export interface PodState {
 export interface Pod {
   config: PodConfig;
   state: PodState;
+}
+
+/** A pod to add (`addPod`); `state` defaults to `{}`. */
+export interface NewPod {
+  config: NewPodConfig;
+  state?: PodState;
 }
 
 export interface VolumeConfig {
@@ -103,6 +130,12 @@ export interface VolumeState {
 export interface Volume {
   config: VolumeConfig;
   state: VolumeState;
+}
+
+/** A volume to add (`addVolume`): berth fills in a missing `namespace` and `createdAt`; `state` defaults to `{}`. */
+export interface NewVolume {
+  config: VolumeConfig;
+  state?: VolumeState;
 }
 
 /** A reference from an exec session to the container it runs in. */
@@ -148,4 +181,184 @@ export interface BerthEvent {
   subject: EventSubject;
   actor: string;
   data: Record<string, unknown>;
+}
+
+/** A held lock, as `locks.get`/`list` and a LOCKED error's `details.lock` show it. */
+export interface LockInfo {
+  key: string;
+  id: string;
+  operation: string;
+  who: string;
+  info: string;
+  version: string;
+  createdAt: string;
+  /** The holder's process on `host`; 0 when no process stands behind the lock. */
+  pid: number;
+  host: string;
+  fencingToken: number;
+  expiresAt?: string;
+  /** Its lease expired, its holder's pid is dead on this host, or it predates this boot. */
+  stale: boolean;
+  /** Why it is stale, when it is. */
+  staleReason?: string;
+}
+
+/** Options of an acquisition. */
+export interface AcquireOptions {
+  operation: string;
+  info?: string;
+  who?: string;
+  /** Wait up to this long for the holder to release, with backoff (default 0: fail at once). */
+  timeoutMs?: number;
+  /** A lease: the lock goes stale unless renewed by `heartbeat` within this time. */
+  ttlMs?: number;
+  /** Break the current lock if, and only if, it is stale (recorded in an event). */
+  breakStale?: boolean;
+  /**
+   * The process that holds the lock (default: this one). 0 ties it to no process — a
+   * lock left held by a CLI command — so only its lease or a reboot can make it stale.
+   */
+  pid?: number;
+  /**
+   * The lock's id, chosen by the caller (e.g. the ID Terraform sends); default: a random
+   * UUID. Taking a lock again with the id that holds it returns it unchanged.
+   */
+  id?: string;
+}
+
+/** The current state document of a workspace. */
+export interface WorkspaceState {
+  lineage: string;
+  serial: number;
+  state: unknown;
+  checksum: string | null;
+  updatedAt: string;
+}
+
+/** One entry of a workspace's history. */
+export interface StateVersion {
+  serial: number;
+  lineage: string;
+  checksum: string | null;
+  createdAt: string;
+  who: string;
+  operation: string;
+}
+
+/** A workspace's state as exported (Pulumi's stack export), version 1. */
+export interface StateExport {
+  version: 1;
+  kind: 'berth.workspace';
+  namespace: string;
+  workspace: string;
+  lineage: string;
+  serial: number;
+  checksum: string | null;
+  state: unknown;
+  /**
+   * The data keys the state's secrets are encrypted with, wrapped by the store's secrets
+   * key, so that a store with the same key can import it (absent without secrets).
+   */
+  secretsKeys?: WrappedKeys;
+}
+
+/** Options of reading or exporting a state. */
+export interface ReadStateOptions {
+  /** Decrypt secrets (`{ "$secret": value }`) instead of returning them encrypted. */
+  showSecrets?: boolean;
+}
+
+/** Options of a state write. */
+export interface WriteStateOptions {
+  /** The id of the workspace lock the caller holds; fenced: LOCK_LOST once it no longer holds. */
+  lockId?: string;
+  /** Compare-and-set: the serial the caller read. */
+  expectedSerial?: number;
+  /** Compare-and-set: the lineage the caller read. */
+  lineage?: string;
+  /** What the write is for, kept in history (default "write"). */
+  operation?: string;
+  /** Who writes, kept in history (default the store's actor). */
+  who?: string;
+}
+
+/** A workspace as `get` and `list` show it. */
+export interface WorkspaceInfo {
+  name: string;
+  namespace: string;
+  lineage: string;
+  serial: number;
+  createdAt: string;
+  updatedAt: string;
+  /** State null or {} and no object managed by the workspace. */
+  isEmpty: boolean;
+  /** How many containers, pods and volumes carry its `berth.workspace` label. */
+  managed: { containers: number; pods: number; volumes: number };
+  lock?: LockInfo;
+}
+
+/** What `secrets.status()` reports. */
+export interface SecretsStatus {
+  /** Whether this handle was given a secrets key. */
+  keyConfigured: boolean;
+  /** The given key's fingerprint. */
+  fingerprint?: string;
+  /** Data keys in the store (one per workspace that ever held a secret, more after a delete). */
+  dataKeys: number;
+  /** Fingerprints of the secrets keys the data keys are wrapped with (one, normally). */
+  wrappedWith: string[];
+  /** Whether the given key opens every data key (true when there are none). */
+  opens: boolean;
+}
+
+/** Data keys an export carries (wrapped), by id, so another store with the same key can read it. */
+export type WrappedKeys = Record<string, string>;
+
+/** Options of `events.list`. */
+export interface ListEventsOptions {
+  /** Events after this seq (exclusive). */
+  since?: number;
+  /** Events up to this seq (inclusive). */
+  until?: number;
+  /**
+   * Event types to keep: an exact type (`container.create`), a kind (`container`, the same
+   * as `container.*`). Several are alternatives.
+   */
+  types?: string[];
+  limit?: number;
+}
+
+/** An event about to be appended; seq and ts are given by the journal. */
+export interface NewEvent {
+  namespace: string;
+  type: string;
+  subject: EventSubject;
+  data?: Record<string, unknown>;
+}
+
+/** The result of `store.snapshot()`. */
+export interface Snapshot {
+  seq: number;
+  containers: Container[];
+  pods: Pod[];
+  volumes: Volume[];
+  workspaces: Pick<WorkspaceInfo, 'name' | 'namespace' | 'lineage' | 'serial' | 'createdAt' | 'updatedAt'>[];
+  locks: LockInfo[];
+}
+
+/** The result of `store.diagnose()`. */
+export interface DiagnosisReport extends StorageReport {
+  backend: Backend;
+  location: string;
+  bootId: { current: string; recorded: string | null };
+  locks: number;
+  staleLocks: LockInfo[];
+}
+
+/** What `store.repair()` removed. */
+export interface RepairReport {
+  dependencies: number;
+  containerVolumes: number;
+  execSessions: number;
+  staleLocks: string[];
 }

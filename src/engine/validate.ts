@@ -2,6 +2,8 @@ import { BerthError } from '../errors.js';
 
 /** Names of containers, pods and volumes (podman's rule). */
 export const OBJECT_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** The longest name of a container, pod, volume or namespace. */
+export const MAX_NAME_LENGTH = 253;
 
 /** Throws EMPTY_ID unless `value` is a non-empty string. */
 export function assertNonEmpty(value: unknown, what: string): asserts value is string {
@@ -24,7 +26,14 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
 /** Throws EMPTY_ID for an empty name and INVALID_NAME for one outside the name rule. */
 export function assertObjectName(name: unknown, kind: string): asserts name is string {
   assertNonEmpty(name, `${kind} name`);
-  if (!OBJECT_NAME_PATTERN.test(name) || name.length > 253) {
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new BerthError(
+      'INVALID_NAME',
+      `${kind} name ${JSON.stringify(name.slice(0, 40) + '…')} is ${name.length} characters long; use at most ${MAX_NAME_LENGTH}`,
+      { details: { name, maxLength: MAX_NAME_LENGTH } },
+    );
+  }
+  if (!OBJECT_NAME_PATTERN.test(name)) {
     throw new BerthError(
       'INVALID_NAME',
       `${kind} name ${JSON.stringify(name)} is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit`,

@@ -1,6 +1,7 @@
 import { documentChecksum } from '../engine/canonical-json.js';
-import { WORKSPACE_LABEL } from '../engine/object-input.js';
-import type { Store } from '../engine/store.js';
+import { WORKSPACE_LABEL } from '../engine/objects/input.js';
+import { OBJECT_NAME_PATTERN } from '../engine/validate.js';
+import type { Store, Transaction } from '../store.js';
 import type { ContainerConfig } from '../engine/types.js';
 import { BerthError } from '../errors.js';
 import {
@@ -14,24 +15,7 @@ import {
   type StackState,
 } from './planner.js';
 import type { ContainerSpecC, PodSpecC, StackSpec, VolumeSpecC } from './stack-objects.js';
-
-export interface ApplyOptions {
-  /** How long to wait for the workspace lock (default 0: fail at once with LOCKED). */
-  lockTimeoutMs?: number;
-  /** Required for a destroy plan and for any delete or replace of a volume (data loss). */
-  allowDestroy?: boolean;
-  /** Called before each step (for progress output). */
-  onProgress?: (done: number, total: number, step: string) => void;
-}
-
-export interface ApplyResult {
-  workspace: string;
-  namespace: string;
-  serial: number;
-  lineage: string;
-  summary: Plan['summary'];
-  steps: number;
-}
+import type { ApplyOptions, ApplyResult } from './types.js';
 
 /**
  * Checks that a plan is intact and allowed, before any lock or change.
@@ -52,6 +36,8 @@ function assertPlanShape(plan: unknown): asserts plan is Plan {
   if (!isObject(plan) || plan.format !== PLAN_FORMAT) throw bad('wrong format');
   if (typeof plan.workspace !== 'string' || typeof plan.namespace !== 'string')
     throw bad('workspace or namespace missing');
+  if (plan.namespace !== '' && !OBJECT_NAME_PATTERN.test(plan.namespace))
+    throw bad('the namespace is not a valid name');
   if (!['apply', 'destroy', 'refresh-only'].includes(plan.mode as string)) throw bad('unknown mode');
   const basis = plan.basis;
   if (!isObject(basis) || typeof basis.lineage !== 'string' || !Number.isInteger(basis.serial))
@@ -169,21 +155,27 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
  * @throws PLAN_INVALID, PLAN_STALE, PLAN_ALREADY_APPLIED, LOCKED, INVALID_ARGUMENT, and
  *   any object error (then nothing was changed)
  */
-export async function applyPlan(store: Store, plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyPlan(handle: Store, plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
   assertApplicable(plan, opts);
+  const store = handle.withNamespace(plan.namespace);
   const lock = await store.workspaces.lock(plan.workspace, {
     operation: plan.mode === 'destroy' ? 'destroy' : 'apply',
     info: `plan ${plan.digest.slice(0, 12)}`,
     timeoutMs: opts.lockTimeoutMs ?? 0,
   });
   try {
-    return await store.transaction(() => applyInTransaction(store, plan, lock.id, opts));
+    return await store.transaction((tx) => applyInTransaction(tx, plan, lock.id, opts));
   } finally {
     await store.workspaces.unlock(plan.workspace, lock.id).catch(() => undefined);
   }
 }
 
-async function applyInTransaction(store: Store, plan: Plan, lockId: string, opts: ApplyOptions): Promise<ApplyResult> {
+async function applyInTransaction(
+  store: Transaction,
+  plan: Plan,
+  lockId: string,
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
   const ws = plan.workspace;
   const current = await store.workspaces.readState(ws);
   const previous = asStackState(current.state);
@@ -309,7 +301,7 @@ function containerConfig(spec: ContainerSpecC, name: string, ws: string, ids: Ma
   return config;
 }
 
-async function createObject(store: Store, c: PlanChange, ws: string, ids: Map<string, string>): Promise<string> {
+async function createObject(store: Transaction, c: PlanChange, ws: string, ids: Map<string, string>): Promise<string> {
   const spec = c.after!.spec as StackSpec;
   if (c.kind === 'volume') {
     const v = spec as VolumeSpecC;
@@ -341,7 +333,7 @@ async function createObject(store: Store, c: PlanChange, ws: string, ids: Map<st
   return added.config.id;
 }
 
-async function updateObject(store: Store, c: PlanChange, ws: string, ids: Map<string, string>): Promise<void> {
+async function updateObject(store: Transaction, c: PlanChange, ws: string, ids: Map<string, string>): Promise<void> {
   const spec = c.after!.spec;
   if (c.kind === 'volume') {
     const vol = await store.volume(c.name);
@@ -361,7 +353,7 @@ async function updateObject(store: Store, c: PlanChange, ws: string, ids: Map<st
   }
 }
 
-async function deleteObject(store: Store, c: PlanChange, ids: Map<string, string>): Promise<void> {
+async function deleteObject(store: Transaction, c: PlanChange, ids: Map<string, string>): Promise<void> {
   if (c.kind === 'volume') {
     await store.removeVolume(await store.volume(c.name));
   } else if (c.kind === 'pod') {
@@ -372,3 +364,5 @@ async function deleteObject(store: Store, c: PlanChange, ids: Map<string, string
     else await store.removeContainer(ctr);
   }
 }
+
+export type { ApplyOptions, ApplyResult };

@@ -13,52 +13,7 @@ import {
 import { OBJECT_NAME_PATTERN, setOwn } from '../engine/validate.js';
 import { manifestContainers } from './manifest-containers.js';
 import { BerthError } from '../errors.js';
-
-/** An env value: plain text, or `{ secret: text }` to store it encrypted. */
-export type EnvValue = string | { secret: string };
-
-/** A container as a manifest declares it. */
-export interface ContainerSpec {
-  image?: string;
-  command?: string[];
-  env?: Record<string, EnvValue>;
-  labels?: Record<string, string>;
-  dependsOn?: string[];
-  /** `NAME:DEST` of declared volumes. */
-  volumes?: string[];
-  networks?: Record<string, { aliases?: string[]; interfaceName?: string; staticIps?: string[]; staticMac?: string }>;
-}
-
-export interface PodSpec {
-  labels?: Record<string, string>;
-  containers: Record<string, ContainerSpec>;
-}
-
-export interface VolumeSpec {
-  driver?: string;
-  labels?: Record<string, string>;
-  options?: Record<string, string>;
-}
-
-/** A parsed, checked manifest (DESIGN.md §7): one workspace's volumes, pods and containers. */
-export interface Manifest {
-  version: 1;
-  namespace?: string;
-  volumes: Record<string, VolumeSpec>;
-  pods: Record<string, PodSpec>;
-  containers: Record<string, ContainerSpec>;
-  /** The file it was read from, or `<text>`. */
-  source: string;
-}
-
-/** One problem found in a manifest, with where it is. */
-export interface ManifestProblem {
-  message: string;
-  path: string;
-  line: number;
-  column: number;
-  key?: string;
-}
+import type { EnvValue, ContainerSpec, PodSpec, VolumeSpec, Manifest, ManifestProblem } from './types.js';
 
 const MANIFEST_VERSION = 1;
 const CONTAINER_KEYS = ['image', 'command', 'env', 'labels', 'dependsOn', 'volumes', 'networks'];
@@ -450,3 +405,5 @@ function assertNoCycle(m: Manifest): void {
     }
   }
 }
+
+export type { EnvValue, ContainerSpec, PodSpec, VolumeSpec, Manifest, ManifestProblem };

@@ -1,6 +1,6 @@
-import { documentChecksum } from '../engine/canonical-json.js';
-import { WORKSPACE_LABEL } from '../engine/object-input.js';
-import type { Store } from '../engine/store.js';
+import { compareCodeUnits, documentChecksum } from '../engine/canonical-json.js';
+import { WORKSPACE_LABEL } from '../engine/objects/input.js';
+import type { Store, Transaction } from '../store.js';
 import type { Container, Pod, Volume } from '../engine/types.js';
 import { BerthError } from '../errors.js';
 import type { Manifest } from './manifest.js';
@@ -11,88 +11,27 @@ import {
   observedContainer,
   observedPod,
   observedVolume,
+  recordedDigest,
   REPLACE_FIELDS,
   type ContainerSpecC,
   type StackKind,
   type StackObject,
   type StackSpec,
 } from './stack-objects.js';
+import type {
+  PlanMode,
+  ChangeAction,
+  BlockReason,
+  PlanChange,
+  DriftEntry,
+  PlanStep,
+  Plan,
+  StackState,
+  PlanOptions,
+} from './types.js';
 
-export const PLAN_FORMAT = 'plan/v1';
-export const STACK_STATE_KIND = 'berth.stack/v1';
-
-export type PlanMode = 'apply' | 'destroy' | 'refresh-only';
-export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'noop';
-export type BlockReason = 'name_conflict' | 'untrusted_manifest' | 'too_many_orphans';
-
-/** One object's change in a plan: what was requested and what will happen. */
-export interface PlanChange {
-  key: string;
-  kind: StackKind;
-  name: string;
-  /** What the manifest asks for. */
-  requested: ChangeAction;
-  /** What apply will do: the requested action, or noop when blocked. */
-  effective: ChangeAction;
-  blocked?: { reason: BlockReason; message: string; owner?: { kind: StackKind; id: string } };
-  /** Fields that differ between the store and the manifest. */
-  fields: string[];
-  /** The changed fields that force a replace (the store cannot rewrite them in place). */
-  replaceFields: string[];
-  /** Replaced because a container it depends on is replaced or removed. */
-  cascadeFrom?: string;
-  /** Deletes or replaces a volume: its data is lost (apply needs allowDestroy). */
-  destructive: boolean;
-  orphan: boolean;
-  before: { id: string; digest: string; spec: StackSpec } | null;
-  after: { digest: string; spec: StackSpec } | null;
-}
-
-/** A managed object changed out of band since the last apply. */
-export interface DriftEntry {
-  key: string;
-  fields: string[];
-  missing: boolean;
-}
-
-export interface PlanStep {
-  op: 'create' | 'update' | 'delete';
-  key: string;
-}
-
-/** A plan (`plan/v1`): stable JSON, deterministic digest, and the basis it was made against. */
-export interface Plan {
-  format: typeof PLAN_FORMAT;
-  workspace: string;
-  namespace: string;
-  mode: PlanMode;
-  prune: boolean;
-  basis: { lineage: string; serial: number };
-  manifestDigest: string | null;
-  changes: PlanChange[];
-  drift: DriftEntry[];
-  orphans: { key: string; id: string }[];
-  steps: PlanStep[];
-  summary: Record<ChangeAction | 'blocked', number>;
-  digest: string;
-}
-
-/** What apply records in the workspace state. */
-export interface StackState {
-  kind: typeof STACK_STATE_KIND;
-  namespace: string;
-  manifestDigest: string | null;
-  planDigest: string;
-  objects: Record<string, { id: string; digest: string; spec: StackSpec }>;
-}
-
-export interface PlanOptions {
-  mode?: PlanMode;
-  /** Delete orphans (objects no workspace manages) when the manifest is trusted. */
-  prune?: boolean;
-  /** Most orphans one plan may delete (default 20). */
-  pruneLimit?: number;
-}
+export const PLAN_FORMAT: Plan['format'] = 'plan/v1';
+export const STACK_STATE_KIND: StackState['kind'] = 'berth.stack/v1';
 
 /** What the store holds in a namespace, in canonical form, with ids and managers. */
 export interface Observed {
@@ -100,7 +39,7 @@ export interface Observed {
 }
 
 /** Reads the namespace's objects in one snapshot. */
-export async function observe(store: Store): Promise<Observed> {
+export async function observe(store: Pick<Transaction, 'snapshot' | 'namespace'>): Promise<Observed> {
   const snap = await store.snapshot();
   // A handle on '' sees every namespace; a stack is one namespace only.
   const ns = store.namespace;
@@ -297,13 +236,13 @@ export async function makePlan(
     for (const [key, recorded] of Object.entries(previous.objects)) {
       const have = observed.objects.get(key);
       if (!have || have.workspace !== workspace) drift.push({ key, fields: [], missing: true });
-      else if (have.object.digest !== recorded.digest) {
+      else if (have.object.digest !== recordedDigest(have.object.kind, recorded.spec)) {
         drift.push({ key, fields: changedFields(recorded.spec, have.object.spec), missing: false });
       }
     }
   }
 
-  changes.sort((a, b) => a.key.localeCompare(b.key));
+  changes.sort((a, b) => compareCodeUnits(a.key, b.key));
   const summary = EMPTY_SUMMARY();
   for (const c of changes) {
     summary[c.effective]++;
@@ -320,7 +259,7 @@ export async function makePlan(
       manifest && mode === 'apply' ? documentChecksum([...desired.values()].map((o) => [o.key, o.digest])) : null,
     changes,
     drift,
-    orphans: orphans.map((o) => ({ key: o.object.key, id: o.id })).sort((a, b) => a.key.localeCompare(b.key)),
+    orphans: orphans.map((o) => ({ key: o.object.key, id: o.id })).sort((a, b) => compareCodeUnits(a.key, b.key)),
     steps: orderSteps(changes),
     summary,
   };
@@ -424,7 +363,7 @@ function topo(items: PlanChange[], deps: (c: PlanChange) => string[]): PlanChang
   const out: PlanChange[] = [];
   const seen = new Set<string>();
   // Depth-first without recursion: a dependency chain of any length fits.
-  for (const root of [...items].sort((a, b) => a.key.localeCompare(b.key))) {
+  for (const root of [...items].sort((a, b) => compareCodeUnits(a.key, b.key))) {
     if (seen.has(root.key)) continue;
     seen.add(root.key);
     const stack: { change: PlanChange; pending: PlanChange[] }[] = [];
@@ -461,3 +400,5 @@ export function planIsEmpty(plan: Plan): boolean {
 export function planToJson(plan: Plan): string {
   return JSON.stringify(plan, null, 2) + '\n';
 }
+
+export type { PlanMode, ChangeAction, BlockReason, PlanChange, DriftEntry, PlanStep, Plan, StackState, PlanOptions };

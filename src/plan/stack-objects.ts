@@ -1,36 +1,15 @@
-import { canonicalJson, documentChecksum } from '../engine/canonical-json.js';
-import { WORKSPACE_LABEL } from '../engine/object-input.js';
+import { canonicalJson, compareCodeUnits, documentChecksum } from '../engine/canonical-json.js';
+import { WORKSPACE_LABEL } from '../engine/objects/input.js';
 import type { Container, Pod, Volume } from '../engine/types.js';
 import { BerthError } from '../errors.js';
 import type { EnvValue, Manifest } from './manifest.js';
 import { manifestContainers } from './manifest-containers.js';
+import type { StackKind, VolumeSpecC, PodSpecC, ContainerSpecC, StackSpec } from './types.js';
 
 /*
  * The canonical form of a stack object, shared by what a manifest declares and what the
  * store holds, so the two compare field by field and digest to the same value when equal.
  */
-
-export type StackKind = 'volume' | 'pod' | 'container';
-
-export interface VolumeSpecC {
-  driver: string | null;
-  labels: Record<string, string>;
-  options: Record<string, string>;
-}
-export interface PodSpecC {
-  labels: Record<string, string>;
-}
-export interface ContainerSpecC {
-  pod: string | null;
-  image: string | null;
-  command: string[];
-  env: Record<string, string>;
-  labels: Record<string, string>;
-  dependsOn: string[];
-  volumes: { name: string; dest: string }[];
-  networks: Record<string, Record<string, unknown>>;
-}
-export type StackSpec = VolumeSpecC | PodSpecC | ContainerSpecC;
 
 /** One object of a stack in canonical form. */
 export interface StackObject {
@@ -54,6 +33,26 @@ export function objectKey(kind: StackKind, name: string): string {
 
 function stackObject(kind: StackKind, name: string, spec: StackSpec): StackObject {
   return { key: objectKey(kind, name), kind, name, spec, digest: documentChecksum(spec) };
+}
+
+/** Mounts in code-unit order of name, then dest: the same order, so the same digest, on every machine. */
+function sortMounts(mounts: { name: string; dest: string }[]): { name: string; dest: string }[] {
+  return mounts.sort((a, b) => compareCodeUnits(a.name, b.name) || compareCodeUnits(a.dest, b.dest));
+}
+
+/**
+ * The digest of a spec recorded by an earlier apply, recomputed in today's canonical form:
+ * a berth that sorted mounts by locale recorded other digests for the same objects, and
+ * must not make them look drifted.
+ */
+export function recordedDigest(kind: StackKind, spec: StackSpec): string {
+  if (kind !== 'container') return documentChecksum(spec);
+  const c = spec as ContainerSpecC;
+  return documentChecksum({
+    ...c,
+    dependsOn: [...(c.dependsOn ?? [])].sort(),
+    volumes: sortMounts([...(c.volumes ?? [])]),
+  });
 }
 
 function withoutWorkspaceLabel(labels: Record<string, string> | undefined): Record<string, string> {
@@ -98,9 +97,9 @@ export function desiredObjects(m: Manifest, seal?: SecretSealer): Map<string, St
       env: sealedEnv(c.spec.env, seal),
       labels: c.spec.labels ?? {},
       dependsOn: [...(c.spec.dependsOn ?? [])].sort(),
-      volumes: (c.spec.volumes ?? [])
-        .map((v) => ({ name: v.slice(0, v.indexOf(':')), dest: v.slice(v.indexOf(':') + 1) }))
-        .sort((a, b) => a.name.localeCompare(b.name) || a.dest.localeCompare(b.dest)),
+      volumes: sortMounts(
+        (c.spec.volumes ?? []).map((v) => ({ name: v.slice(0, v.indexOf(':')), dest: v.slice(v.indexOf(':') + 1) })),
+      ),
       networks: (c.spec.networks ?? {}) as Record<string, Record<string, unknown>>,
     };
     add(stackObject('container', c.name, spec));
@@ -134,9 +133,7 @@ export function observedContainer(
     env: cfg.env ?? {},
     labels: withoutWorkspaceLabel(cfg.labels),
     dependsOn: (cfg.dependencies ?? []).map((id) => ctrNames.get(id) ?? id).sort(),
-    volumes: (cfg.namedVolumes ?? [])
-      .map((v) => ({ name: v.name, dest: v.dest }))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.dest.localeCompare(b.dest)),
+    volumes: sortMounts((cfg.namedVolumes ?? []).map((v) => ({ name: v.name, dest: v.dest }))),
     networks: (cfg.networks ?? {}) as Record<string, Record<string, unknown>>,
   });
 }
@@ -152,3 +149,5 @@ export function changedFields(a: StackSpec, b: StackSpec): string[] {
     )
     .sort();
 }
+
+export type { StackKind, VolumeSpecC, PodSpecC, ContainerSpecC, StackSpec };

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BerthStore } from '../berth-store.js';
+import type { Store } from '../store.js';
 import type { BerthEvent } from '../engine/types.js';
 import { BerthError, type ErrorCode } from '../errors.js';
 
@@ -102,7 +102,7 @@ export interface RunningServer {
  * Starts the HTTP API on `host:port`.
  * @throws INVALID_ARGUMENT when listening off loopback without a token
  */
-export async function startServer(store: BerthStore, opts: ServeOptions): Promise<RunningServer> {
+export async function startServer(store: Store, opts: ServeOptions): Promise<RunningServer> {
   if (!isLoopback(opts.host) && !opts.token) {
     throw new BerthError(
       'INVALID_ARGUMENT',

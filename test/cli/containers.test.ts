@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Store } from '../../src/engine/store.js';
+import type { Store } from '../../src/index.js';
 import {
   cliWorld,
   fails,
+  failsBatchJson,
   failsJson,
   hexId,
   ok,
@@ -361,7 +362,7 @@ describe.concurrent('berth container', () => {
     const msg = fails(await w.run(['container', 'rm', 'web']));
     expect(msg).toMatch(/running/);
     expect(msg).toMatch(/-f/);
-    failsJson(await w.run(['container', 'rm', 'web', '--format', 'json']), 'INVALID_ARGUMENT');
+    failsBatchJson(await w.run(['container', 'rm', 'web', '--format', 'json']), 'web', 'INVALID_ARGUMENT');
     await w.seed(async (s) => {
       expect((await s.allContainers()).map((c) => c.config.name).sort()).toEqual(['other', 'web']);
       await s.addExecSession(await s.lookupContainer('web'), { id: hexId('e5'), containerId: IDS.web });
@@ -370,6 +371,7 @@ describe.concurrent('berth container', () => {
       okJson<{ removed: string[] }>(await w.run(['container', 'remove', '-f', 'web', '--format', 'json'])),
     ).toEqual({
       removed: [IDS.web],
+      failed: [],
     });
     await w.seed(async (s) => {
       expect((await s.allContainers()).map((c) => c.config.name)).toEqual(['other']);
@@ -386,9 +388,13 @@ describe.concurrent('berth container', () => {
         state: { status: 'configured' },
       });
     });
-    failsJson(await w.run(['container', 'rm', 'nope', '--format', 'json']), 'NO_SUCH_CONTAINER');
-    const err = failsJson(await w.run(['container', 'rm', 'base', '--format', 'json']), 'DEPENDENCY_EXISTS');
-    expect(err.message).toMatch(/base/);
+    failsBatchJson(await w.run(['container', 'rm', 'nope', '--format', 'json']), 'nope', 'NO_SUCH_CONTAINER');
+    const err = failsBatchJson(
+      await w.run(['container', 'rm', 'base', '--format', 'json']),
+      'base',
+      'DEPENDENCY_EXISTS',
+    );
+    expect(err.failed[0]!.error.message).toMatch(/base/);
     expect((await w.containers()).map((c) => c.config.name).sort()).toEqual(['base', 'dep']);
   });
 

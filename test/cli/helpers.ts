@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, expect, type TestContext } from 'vitest';
 import { openStore, type Container, type LockInfo, type OpenStoreOptions } from '../../src/index.js';
-import type { Store } from '../../src/engine/store.js';
+import type { Store } from '../../src/index.js';
 
 /*
  * Helpers of the CLI suite: every test runs the built binary (dist/bin/berth.js) as a
@@ -314,6 +314,24 @@ export function failsJson(r: RunResult, code: string): JsonError['error'] {
   expect(doc.error.message).not.toBe('');
   expect(typeof doc.error.details).toBe('object');
   return doc.error;
+}
+
+/**
+ * Asserts a `--format json` batch removal (rm of several objects) where `ref` failed with
+ * `code`: exit 1, `{"removed":[…],"failed":[{"ref","error"}]}` on stdout, and one error
+ * document on stderr. Returns the stdout document.
+ */
+export function failsBatchJson(
+  r: RunResult,
+  ref: string,
+  code: string,
+): { removed: string[]; failed: { ref: string; error: JsonError['error'] }[] } {
+  expect(r.code, show(r)).toBe(1);
+  const doc = parseOne<{ removed: string[]; failed: { ref: string; error: JsonError['error'] }[] }>(r.stdout);
+  expect(Object.keys(doc).sort()).toEqual(['failed', 'removed']);
+  expect(doc.failed.find((f) => f.ref === ref)?.error.code, show(r)).toBe(code);
+  expect(parseOne<JsonError>(r.stderr).error.code).toBe(code);
+  return doc;
 }
 
 /** Asserts a usage error: exit 2, nothing on stdout, an `Error:` line on stderr. */

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Store } from '../../src/engine/store.js';
+import type { Store } from '../../src/index.js';
 import type { NetworkOptions } from '../../src/index.js';
 import {
   cliWorld,
   fails,
+  failsBatchJson,
   failsJson,
   hexId,
   ok,
@@ -135,8 +136,8 @@ describe.concurrent('berth pod', () => {
     await seedPods(w);
     expect(ok(await w.run(['pod', 'rm', 'empty']))).toBe(`${EMPTY_POD}\n`);
     expect(fails(await w.run(['pod', 'rm', 'shop']))).toMatch(/shop/);
-    failsJson(await w.run(['pod', 'rm', 'shop', '--format', 'json']), 'POD_NOT_EMPTY');
-    failsJson(await w.run(['pod', 'rm', 'empty', '--format', 'json']), 'NO_SUCH_POD');
+    failsBatchJson(await w.run(['pod', 'rm', 'shop', '--format', 'json']), 'shop', 'POD_NOT_EMPTY');
+    failsBatchJson(await w.run(['pod', 'rm', 'empty', '--format', 'json']), 'empty', 'NO_SUCH_POD');
     await w.seed(async (s) => {
       expect((await s.allPods()).map((p) => p.config.name)).toEqual(['shop']);
       expect(await s.allContainers()).toHaveLength(2);
@@ -146,7 +147,10 @@ describe.concurrent('berth pod', () => {
   it('rm -f removes the pod together with its containers', async (t) => {
     const w = cliWorld(t);
     await seedPods(w);
-    expect(okJson(await w.run(['pod', 'remove', '-f', 'shop', '--format', 'json']))).toEqual({ removed: [POD] });
+    expect(okJson(await w.run(['pod', 'remove', '-f', 'shop', '--format', 'json']))).toEqual({
+      removed: [POD],
+      failed: [],
+    });
     await w.seed(async (s) => {
       expect((await s.allPods()).map((p) => p.config.name)).toEqual(['empty']);
       expect(await s.allContainers()).toEqual([]);
@@ -200,9 +204,9 @@ describe.concurrent('berth volume', () => {
     const w = cliWorld(t);
     await seedVolumes(w, [['data'], ['tmp']], { db: 'data' });
     expect(ok(await w.run(['volume', 'rm', 'tmp']))).toBe('tmp\n');
-    const err = failsJson(await w.run(['volume', 'rm', 'data', '--format', 'json']), 'VOLUME_IN_USE');
-    expect(err.message).toMatch(/data/);
-    failsJson(await w.run(['volume', 'remove', 'tmp', '--format', 'json']), 'NO_SUCH_VOLUME');
+    const err = failsBatchJson(await w.run(['volume', 'rm', 'data', '--format', 'json']), 'data', 'VOLUME_IN_USE');
+    expect(err.failed[0]!.error.message).toMatch(/data/);
+    failsBatchJson(await w.run(['volume', 'remove', 'tmp', '--format', 'json']), 'tmp', 'NO_SUCH_VOLUME');
     expect(await volumeNames(w)).toEqual(['data']);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BerthStore as Store, Container, Pod, Volume } from '../../src/index.js';
+import type { Store as Store, Container, Pod, Volume } from '../../src/index.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 import { ctr, expectCode, hexId, pod, sorted, vol } from './builders.js';
 

@@ -2091,13 +2091,10 @@ function rewrites(factory: StoreFactory): void {
       expect(await s.hasContainer(a.config.id)).toBe(true);
     });
 
-    it('safeRewriteContainerConfig with a new name but no old name is INVALID_ARGUMENT (podman)', async () => {
+    it('safeRewriteContainerConfig with a new name but an empty old name is EMPTY_ID (DESIGN §3: an empty name argument)', async () => {
       const s = await factory.open();
       const a = await s.addContainer(ctr());
-      await expectCode(
-        s.safeRewriteContainerConfig(a, '', 'three', { ...a.config, name: 'three' }),
-        'INVALID_ARGUMENT',
-      );
+      await expectCode(s.safeRewriteContainerConfig(a, '', 'three', { ...a.config, name: 'three' }), 'EMPTY_ID');
       expect(await s.container(a.config.id)).toEqual(a);
     });
 
@@ -2465,6 +2462,22 @@ function dbConfig(factory: StoreFactory): void {
       const s = await factory.open();
       await s.validateDBConfig({ ...fullDBConfig(''), volumePath: '' });
       await s.validateDBConfig({ ...fullDBConfig(''), volumePath: '/later/volumes' });
+    });
+
+    it('a later caller fills in nothing the first caller left empty (the first caller records its values)', async () => {
+      const s = await factory.open();
+      await s.validateDBConfig({ ...fullDBConfig(''), volumePath: '' });
+      await s.validateDBConfig({ ...fullDBConfig(''), volumePath: '/later/volumes' });
+      expect((await s.getDBConfig()).volumePath).toBe('');
+      // So a third caller with yet another value is no mismatch either.
+      await s.validateDBConfig({ volumePath: '/third/volumes' });
+      expect(await s.getDBConfig()).toEqual({ ...fullDBConfig(''), volumePath: '' });
+    });
+
+    it('diagnose reports the boot id this host recorded', async () => {
+      const s = await factory.open({ bootId: 'boot-of-this-host' });
+      const report = await s.diagnose();
+      expect(report.bootId).toEqual({ current: 'boot-of-this-host', recorded: 'boot-of-this-host' });
     });
 
     it('a first caller with some empty fields records the others', async () => {

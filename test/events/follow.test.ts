@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BerthEvent, BerthStore } from '../../src/index.js';
+import type { BerthEvent, Store } from '../../src/index.js';
 import { ctr } from '../conformance/builders.js';
 import { openEvents, seqRange, sleep, startWriter, waitUntil } from './helpers.js';
 
@@ -15,7 +15,7 @@ interface Follower {
   abort(): void;
 }
 
-function follow(store: BerthStore, opts: { since?: number; types?: string[]; pollMs?: number } = {}): Follower {
+function follow(store: Store, opts: { since?: number; types?: string[]; pollMs?: number } = {}): Follower {
   const ctl = new AbortController();
   const events: BerthEvent[] = [];
   const done = (async () => {

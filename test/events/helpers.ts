@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { expect, onTestFinished } from 'vitest';
-import { openStore, type BerthEvent, type BerthStore, type OpenStoreOptions } from '../../src/index.js';
+import { openStore, type BerthEvent, type Store, type OpenStoreOptions } from '../../src/index.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/http-server.js';
 import { sqliteFactory, tempDir, type StoreFactory } from '../helpers/store-factory.js';
 
@@ -35,7 +35,7 @@ export function useFactory(f: StoreFactory): void {
 export async function openEvents(
   opts: Omit<OpenStoreOptions, 'path' | 'url'> = {},
   dir = tempDir('berth-events-'),
-): Promise<BerthStore> {
+): Promise<Store> {
   if (factory) return factory.open({ actor: 'tester@events', ...opts });
   const store = await openStore({ actor: 'tester@events', ...opts, path: join(dir, 'berth.db') });
   onTestFinished(() => store.close());
@@ -43,10 +43,7 @@ export async function openEvents(
 }
 
 /** Another handle on the same store, closed when the test ends. */
-export async function reopenEvents(
-  store: BerthStore,
-  opts: Omit<OpenStoreOptions, 'path' | 'url'> = {},
-): Promise<BerthStore> {
+export async function reopenEvents(store: Store, opts: Omit<OpenStoreOptions, 'path' | 'url'> = {}): Promise<Store> {
   return (factory ?? sqliteFactory).reopen(store, { actor: 'tester@events', ...opts });
 }
 
@@ -64,7 +61,7 @@ export function memoryDir(): string {
 }
 
 /** The new events since `since`, all namespaces. */
-export async function eventsSince(store: BerthStore, since: number): Promise<BerthEvent[]> {
+export async function eventsSince(store: Store, since: number): Promise<BerthEvent[]> {
   return store.events.list({ since });
 }
 
@@ -167,7 +164,7 @@ export async function startWriter(location: string): Promise<Writer> {
 // ---------------------------------------------------------------- HTTP
 
 /** Starts the API in-process on 127.0.0.1 (port 0 unless given); closed when the test ends. */
-export async function serve(store: BerthStore, opts: Partial<ServeOptions> = {}): Promise<RunningServer> {
+export async function serve(store: Store, opts: Partial<ServeOptions> = {}): Promise<RunningServer> {
   const running = await startServer(store, { host: '127.0.0.1', port: 0, ...opts });
   expect(new URL(running.url).hostname).toBe('127.0.0.1');
   let closed = false;

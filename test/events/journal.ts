@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadManifest, type BerthEvent, type BerthStore, type Container, type Pod } from '../../src/index.js';
+import { loadManifest, type BerthEvent, type Store, type Container, type Pod } from '../../src/index.js';
 import { ctr, expectCode, pod, vol } from '../conformance/builders.js';
 import { openEvents, reopenEvents, seqRange } from './helpers.js';
 
@@ -15,7 +15,7 @@ export function journalSuite(): void {
   const ACTOR = 'tester@events';
 
   /** A store whose clock the test moves; every event's ts must be the clock's time. */
-  async function clockedStore(): Promise<{ store: BerthStore; clock: { now: number } }> {
+  async function clockedStore(): Promise<{ store: Store; clock: { now: number } }> {
     const clock = { now: Date.UTC(2026, 0, 15, 12, 0, 0) };
     const store = await openEvents({ clock: () => clock.now });
     return { store, clock };
@@ -26,7 +26,7 @@ export function journalSuite(): void {
    * what was there before, the given fields, the store's actor and the clock's time.
    */
   async function expectEvents(
-    store: BerthStore,
+    store: Store,
     clock: { now: number },
     fn: () => Promise<unknown>,
     expected: Partial<BerthEvent>[],
@@ -396,9 +396,9 @@ export function journalSuite(): void {
       await expectCode(store.locks.acquire('busy', { operation: 'y', breakStale: true }), 'LOCKED');
       // A multi-call transaction whose second call fails rolls back the first call's event too.
       await expectCode(
-        store.transaction(async () => {
-          await store.addContainer(ctr({ name: 'rolled-back' }));
-          await store.addContainer(ctr({ name: a.config.name }));
+        store.transaction(async (tx) => {
+          await tx.addContainer(ctr({ name: 'rolled-back' }));
+          await tx.addContainer(ctr({ name: a.config.name }));
         }),
         'CONTAINER_EXISTS',
       );
@@ -423,7 +423,7 @@ export function journalSuite(): void {
   });
 
   describe('events.list: since, until, types, limit', () => {
-    async function seeded(): Promise<{ store: BerthStore; all: BerthEvent[] }> {
+    async function seeded(): Promise<{ store: Store; all: BerthEvent[] }> {
       const { store } = await clockedStore();
       const p = pod();
       await store.addPod(p);
@@ -470,8 +470,8 @@ export function journalSuite(): void {
       expect(await store.events.list({ types: ['pod.create', 'volume.*'] })).toEqual(
         of((t) => t === 'pod.create' || t.startsWith('volume.')),
       );
-      // Exact means exact: a kind alone, or a prefix without `.*`, matches nothing.
-      expect(await store.events.list({ types: ['container'] })).toEqual([]);
+      // A kind alone means the kind (as on the CLI and over HTTP); a partial word matches nothing.
+      expect(await store.events.list({ types: ['container'] })).toEqual(of((t) => t.startsWith('container.')));
       expect(await store.events.list({ types: ['container.cre'] })).toEqual([]);
       expect(await store.events.list({ types: ['cont*'] })).toEqual([]);
       expect(await store.events.list({ types: [] })).toEqual(all);
@@ -504,9 +504,9 @@ export function journalSuite(): void {
 
     it('pages through more events than one query batch without gaps', async () => {
       const { store } = await clockedStore();
-      await store.transaction(async () => {
+      await store.transaction(async (tx) => {
         for (let i = 0; i < 1234; i++) {
-          await store.events.append({ namespace: '', type: 'test.tick', subject: { kind: 'test', name: `t${i}` } });
+          await tx.events.append({ namespace: '', type: 'test.tick', subject: { kind: 'test', name: `t${i}` } });
         }
       });
       const all = await store.events.list();
@@ -515,6 +515,19 @@ export function journalSuite(): void {
       expect(ticks.length).toBe(1234);
       expect(ticks.map((e) => e.subject.name)).toEqual(Array.from({ length: 1234 }, (_, i) => `t${i}`));
       expect((await store.events.list({ types: ['test.*'], since: ticks[600]!.seq, limit: 700 })).length).toBe(633);
+    });
+
+    it('an exit code is journaled as container.exit, also for a container that is gone', async () => {
+      const { store } = await clockedStore();
+      const c = await store.addContainer(ctr());
+      const since = await store.events.lastSeq();
+      await store.addContainerExitCode(c.config.id, 3);
+      await store.addContainerExitCode('f'.repeat(64), 137);
+      const events = await store.events.list({ since });
+      expect(events.map((e) => [e.type, e.subject, e.data])).toEqual([
+        ['container.exit', { kind: 'container', id: c.config.id, name: c.config.name }, { code: 3 }],
+        ['container.exit', { kind: 'container', id: 'f'.repeat(64) }, { code: 137 }],
+      ]);
     });
 
     it('append refuses a type that is not <kind>.<verb>', async () => {

@@ -43,9 +43,9 @@ describe('retention by count', () => {
 
   it('prunes more than one batch (1000 rows) in one prune() call', async () => {
     const store = await openEvents({ eventRetention: { maxEvents: 10 } });
-    await store.transaction(async () => {
+    await store.transaction(async (tx) => {
       for (let i = 0; i < 2600; i++) {
-        await store.events.append({ namespace: '', type: 'test.tick', subject: { kind: 'test' } });
+        await tx.events.append({ namespace: '', type: 'test.tick', subject: { kind: 'test' } });
       }
     });
     const last = await store.events.lastSeq();

@@ -22,9 +22,9 @@ describe('a stalled SSE client', () => {
     const store = await openEvents({}, memoryDir());
     // ~12 MiB of journal, so a client that never reads fills every socket buffer between
     // it and the server at once.
-    await store.transaction(async () => {
+    await store.transaction(async (tx) => {
       for (let i = 0; i < 120; i++) {
-        await store.events.append({
+        await tx.events.append({
           namespace: '',
           type: 'test.fill',
           subject: { kind: 'test', name: `fill-${i}` },

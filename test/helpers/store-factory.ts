@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { onTestFinished } from 'vitest';
 import { openStore, type OpenStoreOptions } from '../../src/index.js';
-import type { BerthStore } from '../../src/berth-store.js';
+import type { Store } from '../../src/index.js';
 
 /**
  * How a conformance suite gets its stores: each test owns its world. `open` gives a fresh
@@ -15,11 +15,11 @@ import type { BerthStore } from '../../src/berth-store.js';
 export interface StoreFactory {
   readonly backend: string;
   /** A fresh, empty store owned by the current test. */
-  open(opts?: Omit<OpenStoreOptions, 'path' | 'url'>): Promise<BerthStore>;
+  open(opts?: Omit<OpenStoreOptions, 'path' | 'url'>): Promise<Store>;
   /** Another handle on the store `store` was opened on. */
-  reopen(store: BerthStore, opts?: Omit<OpenStoreOptions, 'path' | 'url'>): Promise<BerthStore>;
+  reopen(store: Store, opts?: Omit<OpenStoreOptions, 'path' | 'url'>): Promise<Store>;
   /** What `openStore` needs to reach the same store from another process. */
-  target(store: BerthStore): { path?: string; url?: string; schema?: string };
+  target(store: Store): { path?: string; url?: string; schema?: string };
 }
 
 /** A temp directory removed when the current test passes (kept as evidence when it fails). */
@@ -77,7 +77,7 @@ export const sqliteFactory: StoreFactory = {
 /** The PostgreSQL server the tests may use, from BERTH_TEST_PG_URL. */
 export const pgUrl = process.env.BERTH_TEST_PG_URL;
 
-const pgTargets = new WeakMap<BerthStore, { url: string; schema: string }>();
+const pgTargets = new WeakMap<Store, { url: string; schema: string }>();
 
 /** Migrated schemas of passed tests, emptied and ready for the next test of this worker. */
 const freeSchemas: string[] = [];
@@ -88,7 +88,6 @@ const BERTH_TABLES = [
   'exec_sessions',
   'containers',
   'pods',
-  'object_ids',
   'volumes',
   'exit_codes',
   'events',

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isBerthError, openStore } from '../../src/index.js';
-import type { Store } from '../../src/engine/store.js';
+import type { Store } from '../../src/index.js';
 import type {
   Container,
   ContainerConfig,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadManifest, type BerthStore, type Manifest } from '../../src/index.js';
+import { loadManifest, type Store, type Manifest } from '../../src/index.js';
 import { REPLACE_FIELDS } from '../../src/plan/stack-objects.js';
 import {
   actions,
@@ -57,13 +57,13 @@ export function actionSuite(): void {
     return loadManifest(stringify(doc));
   }
 
-  async function applied(doc: Doc = baseDoc()): Promise<{ store: BerthStore; ids: Record<string, string> }> {
+  async function applied(doc: Doc = baseDoc()): Promise<{ store: Store; ids: Record<string, string> }> {
     const store = await openBerth();
     await planApply(store, 'default', load(doc));
     return { store, ids: await idsOf(store) };
   }
 
-  async function idsOf(store: BerthStore): Promise<Record<string, string>> {
+  async function idsOf(store: Store): Promise<Record<string, string>> {
     return Object.fromEntries(Object.entries(await storeObjects(store, 'app')).map(([k, o]) => [k, o.id]));
   }
 

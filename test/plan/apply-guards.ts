@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadManifest, type BerthStore, type Plan } from '../../src/index.js';
+import { loadManifest, type Store, type Plan } from '../../src/index.js';
 import {
   actions,
   change,
@@ -37,13 +37,13 @@ export function applyGuardSuite(): void {
 
   const SHOP_V2 = SHOP.replace('shop/app:2.3', 'shop/app:2.4');
 
-  async function world(): Promise<{ store: BerthStore; shop: BerthStore }> {
+  async function world(): Promise<{ store: Store; shop: Store }> {
     const store = await openBerth();
     return { store, shop: store.withNamespace('shop') };
   }
 
   /** Everything a failed apply must leave as it was. */
-  async function fingerprint(store: BerthStore, ns = 'shop'): Promise<unknown> {
+  async function fingerprint(store: Store, ns = 'shop'): Promise<unknown> {
     const scoped = store.withNamespace(ns);
     const ws = await scoped.workspaces.readState('default');
     return {
@@ -258,7 +258,7 @@ export function applyGuardSuite(): void {
   });
 
   describe('orphans and prune', () => {
-    async function withOrphans(n: number): Promise<{ store: BerthStore; shop: BerthStore }> {
+    async function withOrphans(n: number): Promise<{ store: Store; shop: Store }> {
       const w = await world();
       for (let i = 0; i < n; i++) {
         await w.shop.addContainer({ config: { name: `stray-${i}` } as never, state: { status: 'configured' } });

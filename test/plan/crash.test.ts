@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadManifest, openStore, type BerthStore, type Manifest, type Plan } from '../../src/index.js';
+import { loadManifest, openStore, type Store, type Manifest, type Plan } from '../../src/index.js';
 import { tempDir } from '../helpers/store-factory.js';
 import { declared, managedObjects, storeObjects } from './helpers.js';
 
@@ -114,7 +114,7 @@ function startWorker(storePath: string, planPath: string, pauseAt?: number): Chi
 type Outcome = 'old' | 'new';
 
 /** Which state the store is in; fails on anything else (a mix). */
-async function outcomeOf(store: BerthStore, s: Seeded): Promise<Outcome> {
+async function outcomeOf(store: Store, s: Seeded): Promise<Outcome> {
   const ws = await store.withNamespace(NS).workspaces.readState('default');
   const objects = await storeObjects(store, NS);
   const containers = Object.keys(objects).filter((k) => k.startsWith('container/')).length;

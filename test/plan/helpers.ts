@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import {
   isBerthError,
   loadManifest,
-  type BerthStore,
+  type Store,
   type Container,
   type Manifest,
   type OpenStoreOptions,
@@ -32,15 +32,12 @@ export function useFactory(f: StoreFactory): void {
 }
 
 /** A fresh store owned by the current test, with the plan/apply layer. */
-export async function openBerth(opts: Omit<OpenStoreOptions, 'path' | 'url'> = {}): Promise<BerthStore> {
+export async function openBerth(opts: Omit<OpenStoreOptions, 'path' | 'url'> = {}): Promise<Store> {
   return factory.open(opts);
 }
 
 /** Another handle on the same store (another "client"), closed when the test ends. */
-export async function reopenBerth(
-  store: BerthStore,
-  opts: Omit<OpenStoreOptions, 'path' | 'url'> = {},
-): Promise<BerthStore> {
+export async function reopenBerth(store: Store, opts: Omit<OpenStoreOptions, 'path' | 'url'> = {}): Promise<Store> {
   return factory.reopen(store, opts);
 }
 
@@ -68,7 +65,7 @@ export function change(plan: Plan, key: string): Plan['changes'][number] {
 
 /** Plans and applies a manifest in one go. */
 export async function planApply(
-  store: BerthStore,
+  store: Store,
   workspace: string,
   m: Manifest,
   opts: { allowDestroy?: boolean; prune?: boolean } = {},
@@ -153,7 +150,7 @@ export function declared(m: Manifest): Record<string, CanonicalObject> {
 
 /** The objects a workspace manages in the store's namespace `ns`, in canonical form. */
 export async function managedObjects(
-  store: BerthStore,
+  store: Store,
   ns: string,
   workspace: string,
 ): Promise<Record<string, CanonicalObject>> {
@@ -169,7 +166,7 @@ export async function managedObjects(
 
 /** Every object of namespace `ns`, canonical, with the workspace that manages it (or null). */
 export async function storeObjects(
-  store: BerthStore,
+  store: Store,
   ns: string,
 ): Promise<Record<string, { object: CanonicalObject; workspace: string | null; id: string }>> {
   const mine = <T extends Container | Pod | Volume>(o: T): boolean => (o.config.namespace ?? '') === ns;
@@ -224,7 +221,7 @@ function sortKeys<T>(r: Record<string, T>): Record<string, T> {
 }
 
 /** Counts of a namespace's objects, for before/after comparisons. */
-export async function counts(store: BerthStore): Promise<{ containers: number; pods: number; volumes: number }> {
+export async function counts(store: Store): Promise<{ containers: number; pods: number; volumes: number }> {
   return {
     containers: (await store.allContainers()).length,
     pods: (await store.allPods()).length,

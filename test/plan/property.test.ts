@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadManifest, openStore, type BerthStore, type Manifest } from '../../src/index.js';
+import { loadManifest, openStore, type Store, type Manifest } from '../../src/index.js';
 import { tempDir } from '../helpers/store-factory.js';
 import { manifestDoc, toYaml, type ManifestDoc } from './arbitraries.js';
 import { declared, managedObjects, storeObjects } from './helpers.js';
@@ -20,12 +20,12 @@ const NS = 'prop';
  * shrinking) starts on a fresh store.
  */
 class Stores {
-  private store: BerthStore | undefined;
+  private store: Store | undefined;
   private readonly dir = tempDir('berth-prop-');
   private opened = 0;
-  readonly all: BerthStore[] = [];
+  readonly all: Store[] = [];
 
-  async clean(): Promise<BerthStore> {
+  async clean(): Promise<Store> {
     if (this.store) {
       const left = await storeObjects(this.store, NS);
       if (Object.keys(left).length === 0) return this.store;
@@ -40,7 +40,7 @@ class Stores {
   }
 }
 
-async function applyManifest(store: BerthStore, m: Manifest, allowDestroy: boolean): Promise<void> {
+async function applyManifest(store: Store, m: Manifest, allowDestroy: boolean): Promise<void> {
   const plan = await store.plan('default', m);
   await store.apply(plan, { allowDestroy });
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { expect, it } from 'vitest';
-import type { BerthEvent, BerthStore, LockInfo } from '../../src/index.js';
+import type { BerthEvent, Store, LockInfo } from '../../src/index.js';
 import { ctr, expectCode } from '../conformance/builders.js';
 import { postgresFactory } from '../helpers/store-factory.js';
 import { describePg, openClient, pgTarget, sleep, waitForListener, withClient } from './helpers.js';
@@ -204,7 +204,7 @@ describePg('postgres: busy store, retries, stale locks, LISTEN/NOTIFY', (url) =>
   });
 
   /** Follows `store` from its last seq; `next()` resolves with the next event and the ms it took. */
-  function follower(store: BerthStore) {
+  function follower(store: Store) {
     const abort = new AbortController();
     const queue: BerthEvent[] = [];
     let wake: (() => void) | undefined;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { copyStoreTo, generateSecretsKey, openStore, type BerthStore, type ContainerConfig } from '../../src/index.js';
+import { copyStoreTo, generateSecretsKey, openStore, type Store, type ContainerConfig } from '../../src/index.js';
 import { ctr, expectCode, hexId, unknownFields } from '../conformance/builders.js';
 import { postgresFactory, sqliteFactory, tempDir } from '../helpers/store-factory.js';
 import { describePg, pgTarget, urlWithSchema } from './helpers.js';
@@ -20,7 +20,7 @@ const BIN = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url));
 const NAMESPACES = ['', 'ns1'];
 
 /** A store with every kind of content: objects, exec sessions, exit codes, workspaces with history, locks, events. */
-async function populate(store: BerthStore): Promise<{ stagingLock: string; ids: string[] }> {
+async function populate(store: Store): Promise<{ stagingLock: string; ids: string[] }> {
   await store.validateDBConfig({ os: 'linux', graphRoot: '/var/lib/containers/storage', graphDriver: 'overlay' });
   await store.addVolume({ config: { name: 'data', driver: 'local', labels: { tier: 'db' } }, state: {} });
   await store.addVolume({ config: { name: 'scratch', options: { size: '1g' } }, state: { mountCount: 2 } });
@@ -86,7 +86,7 @@ const byKey =
     key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 /** Everything the library API shows of a store, in a stable order. Reads only. */
-async function capture(store: BerthStore, ids: string[]): Promise<Record<string, unknown>> {
+async function capture(store: Store, ids: string[]): Promise<Record<string, unknown>> {
   const containers = (await store.allContainers()).sort(byKey((c) => c.config.id));
   const perContainer: Record<string, unknown> = {};
   for (const c of containers) {
@@ -141,7 +141,7 @@ async function capture(store: BerthStore, ids: string[]): Promise<Record<string,
 /** The secrets key every handle of these tests is opened with. */
 const SECRETS_KEY = generateSecretsKey();
 
-async function openSqlite(path: string): Promise<BerthStore> {
+async function openSqlite(path: string): Promise<Store> {
   const store = await openStore({ path, secretsKey: SECRETS_KEY });
   onTestFinished(() => store.close());
   return store;

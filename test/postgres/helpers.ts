@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, it, onTestFinished } from 'vitest';
-import type { BerthStore } from '../../src/index.js';
+import type { Store } from '../../src/index.js';
 import { dropFreeSchemas, pgUrl, postgresFactory } from '../helpers/store-factory.js';
 import { LineWorker as BaseLineWorker } from '../helpers/line-worker.js';
 
@@ -29,7 +29,7 @@ export function describePg(name: string, body: (url: string) => void): void {
 }
 
 /** The URL and schema of a store opened by postgresFactory. */
-export function pgTarget(store: BerthStore): { url: string; schema: string } {
+export function pgTarget(store: Store): { url: string; schema: string } {
   const { url, schema } = postgresFactory.target(store);
   if (url === undefined || schema === undefined) throw new Error('not a PostgreSQL store of postgresFactory');
   return { url, schema };

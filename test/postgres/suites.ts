@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadManifest, type BerthStore, type Manifest, type Plan } from '../../src/index.js';
+import { loadManifest, type Store, type Manifest, type Plan } from '../../src/index.js';
 import { ctr, expectCode, pod, vol } from '../conformance/builders.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 
@@ -48,7 +48,7 @@ function actions(plan: Plan): Record<string, string> {
 }
 
 /** The stack objects of namespace 'app': `kind/name -> id`, sorted. */
-async function stack(store: BerthStore): Promise<Record<string, string>> {
+async function stack(store: Store): Promise<Record<string, string>> {
   const app = store.withNamespace('app');
   const out: Record<string, string> = {};
   for (const v of await app.allVolumes()) out[`volume/${v.config.name}`] = v.config.name;
@@ -57,7 +57,7 @@ async function stack(store: BerthStore): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-async function planApply(store: BerthStore, doc: Doc): Promise<Plan> {
+async function planApply(store: Store, doc: Doc): Promise<Plan> {
   const plan = await store.plan('default', load(doc));
   await store.apply(plan);
   return plan;

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, statSync, truncateSync, writeFileSync } from 
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openStore, restoreStore, type BerthStore, type ErrorCode } from '../../src/index.js';
+import { openStore, restoreStore, type Store, type ErrorCode } from '../../src/index.js';
 import { hexId } from '../conformance/builders.js';
 import { cliWorld, fails, failsJson, ok, okJson, requireBuiltCli } from '../cli/helpers.js';
 import { tempDir } from '../helpers/store-factory.js';
@@ -29,7 +29,7 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /**
  * Checks a backup file with a raw connection: SQLite's integrity and foreign-key checks,
- * the id registry, the link tables against each container's config, and the journal
+ * unique names across containers and pods, the link tables against each container's config, and the journal
  * against the objects (a container is present exactly when its last create/remove event
  * is a create). Returns the number of containers and the last seq.
  */
@@ -43,11 +43,7 @@ function checkConsistent(file: string): { containers: number; lastSeq: number } 
       name: string;
       config_json: string;
     }[];
-    const registry = new Map(
-      (
-        db.prepare("SELECT id, name FROM object_ids WHERE kind = 'container'").all() as { id: string; name: string }[]
-      ).map((r) => [r.id, r.name]),
-    );
+    const podNames = new Set((db.prepare('SELECT name FROM pods').all() as { name: string }[]).map((r) => r.name));
     const links = (table: string, column: string): Map<string, string[]> => {
       const out = new Map<string, string[]>();
       for (const r of db.prepare(`SELECT container_id AS c, ${column} AS v FROM ${table}`).all() as {
@@ -61,7 +57,7 @@ function checkConsistent(file: string): { containers: number; lastSeq: number } 
     const deps = links('container_dependencies', 'dependency_id');
     const vols = links('container_volumes', 'volume_name');
     for (const c of containers) {
-      expect(registry.get(c.id), `registry row of container ${c.name}`).toBe(c.name);
+      expect(podNames.has(c.name), `container ${c.name} shares its name with a pod`).toBe(false);
       const config = JSON.parse(c.config_json) as {
         dependencies?: string[];
         namedVolumes?: { name: string }[];
@@ -71,7 +67,6 @@ function checkConsistent(file: string): { containers: number; lastSeq: number } 
         [...new Set((config.namedVolumes ?? []).map((v) => v.name))].sort(),
       );
     }
-    expect(registry.size, 'no registry entry without its container').toBe(containers.length);
     const lastOf = (types: string[]): Map<string, string> => {
       const out = new Map<string, string>();
       const rows = db
@@ -244,7 +239,7 @@ describe('restoreStore', () => {
     name: string;
     code: ErrorCode;
     nextStep: RegExp;
-    make(dir: string, store: BerthStore): Promise<string>;
+    make(dir: string, store: Store): Promise<string>;
   }[] = [
     {
       name: 'a corrupt backup (a real backup cut in half)',

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type BerthStore, type ErrorCode } from '../../src/index.js';
+import { openStore, type Store, type ErrorCode } from '../../src/index.js';
 import { MIGRATE_LOCK_RETRIES, MIGRATE_LOCK_STALE_MS } from '../../src/db/sqlite/migrator.js';
 import { hexId } from '../conformance/builders.js';
 import { cliWorld, failsJson, fails, requireBuiltCli, show } from '../cli/helpers.js';
@@ -38,9 +38,9 @@ beforeAll(async () => {
   fixtureDir = mkdtempSync(join(tmpdir(), 'berth-reliability-fixture-'));
   fixture = join(fixtureDir, 'fixture.db');
   const store = await openStore({ path: fixture });
-  await store.transaction(async () => {
+  await store.transaction(async (tx) => {
     for (let i = 0; i < 150; i++) {
-      await store.addContainer({
+      await tx.addContainer({
         config: {
           id: hexId(),
           name: `filler-${i}`,
@@ -190,7 +190,7 @@ function damaged(d: Damage, dir = tempDir('berth-reliability-')): string {
 
 /** Opens the store and reads everything a user would read first; the first failure is returned. */
 async function openAndUse(path: string): Promise<void> {
-  let store: BerthStore | undefined;
+  let store: Store | undefined;
   try {
     store = await openStore({ path });
     await store.allContainers();
@@ -221,7 +221,7 @@ describe('library: damaged and foreign files are refused untouched', () => {
   it(`${middle.name}: diagnose() reports integrity problems, or open refuses with STORE_CORRUPT`, async () => {
     const file = damaged(middle);
     const before = fingerprint(file);
-    let store: BerthStore | undefined;
+    let store: Store | undefined;
     let openError: unknown;
     try {
       store = await openStore({ path: file });

@@ -433,7 +433,6 @@ function readTables(db: Database.Database) {
     volumes: all<Pick<S.VolumeRow, 'name' | ObjectColumns>>(
       'SELECT name, namespace, workspace, config_json, state_json FROM volumes',
     ),
-    registry: all<S.ObjectIdRow>('SELECT id, name, kind FROM object_ids'),
     dependencies: all<S.ContainerDependencyRow>('SELECT * FROM container_dependencies'),
     volumeUses: all<S.ContainerVolumeRow>('SELECT * FROM container_volumes'),
     execSessions: all<S.ExecSessionRow>('SELECT id, container_id FROM exec_sessions'),
@@ -453,13 +452,11 @@ function readTables(db: Database.Database) {
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const WORKSPACE_LABEL = 'berth.workspace';
 
-/** DESIGN.md §3 on the rows: registry, references, namespaces, and columns agreeing with documents. */
+/** DESIGN.md §3 on the rows: unique ids and names, references, namespaces, and columns agreeing with documents. */
 function checkObjects(t: Tables, problems: string[]): void {
   const byId = new Map(t.containers.map((c) => [c.id, c]));
   const pods = new Map(t.pods.map((p) => [p.id, p]));
   const volumes = new Map(t.volumes.map((v) => [v.name, v]));
-  const registry = new Map(t.registry.map((r) => [r.id, r]));
-  const registeredNames = new Set(t.registry.map((r) => r.name));
   const group = <R>(rows: readonly R[], key: (r: R) => string, value: (r: R) => string): Map<string, string[]> => {
     const out = new Map<string, string[]>();
     for (const r of rows) out.set(key(r), [...(out.get(key(r)) ?? []), value(r)]);
@@ -486,9 +483,6 @@ function checkObjects(t: Tables, problems: string[]): void {
       dependencies?: string[];
       namedVolumes?: Array<{ name: string }>;
     };
-    const reg = registry.get(c.id);
-    if (!reg || reg.name !== c.name || reg.kind !== 'container')
-      problems.push(`${what}: registry entry ${JSON.stringify(reg)}`);
     if (!NAME.test(c.name)) problems.push(`${what}: invalid name`);
     if (
       config.id !== c.id ||
@@ -537,9 +531,6 @@ function checkObjects(t: Tables, problems: string[]): void {
       namespace?: string;
       labels?: Record<string, string>;
     };
-    const reg = registry.get(p.id);
-    if (!reg || reg.name !== p.name || reg.kind !== 'pod')
-      problems.push(`pod ${p.name}: registry entry ${JSON.stringify(reg)}`);
     if (!NAME.test(p.name)) problems.push(`pod ${p.name}: invalid name`);
     if (config.id !== p.id || config.name !== p.name || config.namespace !== p.namespace)
       problems.push(`pod ${p.name}: columns and config disagree`);
@@ -553,10 +544,11 @@ function checkObjects(t: Tables, problems: string[]): void {
     if ((config.labels?.[WORKSPACE_LABEL] ?? null) !== v.workspace)
       problems.push(`volume ${v.name}: workspace column ${v.workspace}`);
   }
-  if (t.registry.length !== t.containers.length + t.pods.length || registeredNames.size !== t.registry.length) {
-    problems.push(
-      `the id/name registry has ${t.registry.length} entries for ${t.containers.length} containers and ${t.pods.length} pods`,
-    );
+  // Ids and names are unique across containers and pods together.
+  const ids = [...t.containers.map((c) => c.id), ...t.pods.map((p) => p.id)];
+  const names = [...t.containers.map((c) => c.name), ...t.pods.map((p) => p.name)];
+  if (new Set(ids).size !== ids.length || new Set(names).size !== names.length) {
+    problems.push(`a container and a pod share an id or a name`);
   }
   for (const d of t.dependencies)
     if (!byId.has(d.container_id)) problems.push(`dependency row of missing container ${d.container_id}`);

@@ -157,7 +157,6 @@ describe('crash safety under SIGKILL', () => {
       )[0]!;
       breakCopy(copy, (db) => {
         db.prepare('DELETE FROM pods WHERE id = ?').run(pod.id);
-        db.prepare('DELETE FROM object_ids WHERE id = ?').run(pod.id);
       });
       const { problems } = await checkRun(copy, run.workers);
       const text = problems.join('\n');

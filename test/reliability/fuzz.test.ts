@@ -18,7 +18,7 @@ import {
   generateSecretsKey,
   loadManifest,
   openStore,
-  type BerthStore,
+  type Store,
   type Container,
   type Manifest,
   type NetworkOptions,
@@ -250,7 +250,7 @@ describe('fuzz: manifests (loadManifest)', () => {
 // ================================================================ import envelopes
 
 /** What must not change when an import is refused: the current state and the whole history. */
-async function workspaceFingerprint(store: BerthStore, name: string): Promise<string> {
+async function workspaceFingerprint(store: Store, name: string): Promise<string> {
   return JSON.stringify({
     state: await store.workspaces.readState(name),
     history: await store.workspaces.history(name),
@@ -542,7 +542,7 @@ interface PlanBase {
 }
 
 /** What a refused apply must leave alone: objects, the workspace state and history, and locks. */
-async function planWorld(store: BerthStore): Promise<string> {
+async function planWorld(store: Store): Promise<string> {
   const fz = store.withNamespace('fz');
   return JSON.stringify({
     containers: await store.allContainers(),
@@ -621,7 +621,7 @@ function forge(plan: unknown): unknown {
 }
 
 describe('fuzz: plan files (store.apply)', () => {
-  async function planStore(): Promise<{ store: BerthStore; bases: Record<string, PlanBase> }> {
+  async function planStore(): Promise<{ store: Store; bases: Record<string, PlanBase> }> {
     const store = await sqliteFactory.open();
     const fz = store.withNamespace('fz');
     const asFile = (p: Plan): unknown => JSON.parse(planToJson(p));
@@ -1026,7 +1026,7 @@ const callArb = fc.oneof(
 type Call = typeof callArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** Everything a failed call must leave as it was. */
-async function objectWorld(store: BerthStore): Promise<string> {
+async function objectWorld(store: Store): Promise<string> {
   const containers = await store.allContainers();
   const sessions: string[][] = [];
   for (const c of containers) sessions.push(await store.getContainerExecSessions(c));
@@ -1040,7 +1040,7 @@ async function objectWorld(store: BerthStore): Promise<string> {
   });
 }
 
-async function seedObjects(store: BerthStore): Promise<void> {
+async function seedObjects(store: Store): Promise<void> {
   const p = await store.addPod({ config: { id: SEED.pod, name: 'pod-one' }, state: {} } as Pod);
   await store.addContainer({
     config: { id: SEED.a, name: 'ctr-a', image: 'busybox' },
@@ -1093,7 +1093,7 @@ function expectedLookup(
   return prefixed.length > 1 ? 'AMBIGUOUS_ID' : 'NONE';
 }
 
-async function checkLookup(store: BerthStore, op: string, x: unknown): Promise<void> {
+async function checkLookup(store: Store, op: string, x: unknown): Promise<void> {
   const kind = op === 'lookupPod' ? 'pod' : op === 'lookupVolume' ? 'volume' : 'container';
   const items =
     kind === 'pod'
@@ -1633,7 +1633,7 @@ describe('fuzz: HTTP API', () => {
     port: number;
     lockKey: string;
     close: () => Promise<void>;
-    store: BerthStore;
+    store: Store;
   }> {
     const store = await sqliteFactory.open();
     await seedObjects(store);

@@ -5,8 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { expect, onTestFinished } from 'vitest';
-import { isBerthError, openStore, type BerthError, type BerthStore, type ErrorCode } from '../../src/index.js';
-import type { Store } from '../../src/engine/store.js';
+import { isBerthError, openStore, type BerthError, type Store, type ErrorCode } from '../../src/index.js';
 import { hexId } from '../conformance/builders.js';
 
 /*
@@ -211,7 +210,7 @@ export async function readContent(store: Store, exitCodeIds: readonly string[] =
 }
 
 /** Opens a store for the current test and closes it when the test ends. */
-export async function openForTest(path: string): Promise<BerthStore> {
+export async function openForTest(path: string): Promise<Store> {
   const store = await openStore({ path });
   onTestFinished(() => store.close());
   return store;

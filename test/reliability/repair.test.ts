@@ -24,8 +24,8 @@ interface Broken {
 
 /**
  * A store with a container `victim` (depending on `dep`, mounting `data`, with an exec
- * session) whose row was deleted by hand with foreign keys off, so its link rows and
- * registry entry dangle; a lock whose holder process has exited; a live lock of this
+ * session) whose row was deleted by hand with foreign keys off, so its link rows
+ * dangle; a lock whose holder process has exited; a live lock of this
  * process; and bystanders that share `dep` and `data` and must survive the repair.
  */
 async function breakStore(path: string): Promise<Broken> {
@@ -85,11 +85,10 @@ function expectOnlyRepaired(
     ),
     container_volumes: without('container_volumes', (r) => r.container_id !== broken.victim),
     exec_sessions: without('exec_sessions', (r) => r.container_id !== broken.victim),
-    object_ids: without('object_ids', (r) => r.id !== broken.victim),
     locks: without('locks', (r) => r.id !== broken.staleLock),
   };
   // The rows to remove were really there.
-  for (const t of ['container_dependencies', 'container_volumes', 'exec_sessions', 'object_ids', 'locks']) {
+  for (const t of ['container_dependencies', 'container_volumes', 'exec_sessions', 'locks']) {
     expect(before[t]!.length - expected[t]!.length, t).toBe(1);
   }
   const { events: afterEvents, ...afterRest } = after;
@@ -112,8 +111,8 @@ describe('store.diagnose() and store.repair()', () => {
 
     const sick = await store.diagnose();
     expect(sick.integrity).toEqual(['ok']);
-    expect(sick.danglingReferences).toHaveLength(4);
-    for (const table of ['container_dependencies', 'container_volumes', 'exec_sessions', 'object_ids']) {
+    expect(sick.danglingReferences).toHaveLength(3);
+    for (const table of ['container_dependencies', 'container_volumes', 'exec_sessions']) {
       expect(sick.danglingReferences.join('\n')).toContain(table);
     }
     expect(sick.staleLocks.map((l) => l.id)).toEqual([broken.staleLock]);
@@ -126,7 +125,6 @@ describe('store.diagnose() and store.repair()', () => {
       dependencies: 1,
       containerVolumes: 1,
       execSessions: 1,
-      objectIds: 1,
       staleLocks: [broken.staleLock],
     });
     expectOnlyRepaired(before, dumpTables(path), broken);
@@ -134,7 +132,7 @@ describe('store.diagnose() and store.repair()', () => {
     const healthy = await store.diagnose();
     expect(healthy).toMatchObject({ integrity: ['ok'], danglingReferences: [], staleLocks: [], locks: 1 });
     expect((await store.locks.list()).map((l) => l.id)).toEqual([broken.liveLock]);
-    // The victim's name is free again (its registry entry is gone).
+    // The victim's name is free again.
     await store.addContainer({
       config: { id: hexId(), name: 'victim', image: 'app' },
       state: { status: 'configured' },
@@ -146,7 +144,6 @@ describe('store.diagnose() and store.repair()', () => {
       dependencies: 0,
       containerVolumes: 0,
       execSessions: 0,
-      objectIds: 0,
       staleLocks: [],
     });
     expect(await store.events.lastSeq()).toBe(seq);
@@ -161,7 +158,7 @@ describe.concurrent('CLI: berth doctor [--repair]', () => {
 
     const sick = await w.run(['doctor']);
     expect(sick.code, show(sick)).toBe(1);
-    expect(sick.stdout).toMatch(/FAIL {2}references: 4 dangling/);
+    expect(sick.stdout).toMatch(/FAIL {2}references: 3 dangling/);
     expect(sick.stdout).toMatch(/FAIL {2}locks: 2 held, 1 stale/);
     expect(sick.stdout).toContain(`stale lock ${broken.staleLock} on workspace:/gone`);
     expect(sick.stdout).toContain(`berth force-unlock ${broken.staleLock}`);
@@ -171,7 +168,7 @@ describe.concurrent('CLI: berth doctor [--repair]', () => {
     expect(json.code, show(json)).toBe(1);
     const report = JSON.parse(json.stdout) as DiagnosisReport & { healthy: boolean };
     expect(report.healthy).toBe(false);
-    expect(report.danglingReferences).toHaveLength(4);
+    expect(report.danglingReferences).toHaveLength(3);
     expect(report.staleLocks.map((l) => l.id)).toEqual([broken.staleLock]);
     expect(dumpTables(w.store), 'doctor without --repair changes nothing').toEqual(before);
 
@@ -179,7 +176,7 @@ describe.concurrent('CLI: berth doctor [--repair]', () => {
     const repaired = await w.run(['doctor', '--repair']);
     expect(repaired.code, show(repaired)).toBe(0);
     expect(repaired.stderr).toMatch(
-      /removed 1 dangling dependency row\(s\), 1 volume link\(s\), 1 exec session\(s\), 1 registry entr\(ies\), and broke 1 stale lock\(s\)/,
+      /removed 1 dangling dependency row\(s\), 1 volume link\(s\), 1 exec session\(s\), and broke 1 stale lock\(s\)/,
     );
     const created = listing(dirname(w.store)).filter((f) => !filesBefore.includes(f));
     const backups = created.filter((f) => /^berth\.db\.before-repair-.+\.db$/.test(f));

@@ -6,7 +6,7 @@ import {
   generateSecretsKey,
   isBerthError,
   loadManifest,
-  type BerthStore,
+  type Store,
   type ErrorCode,
   type StateExport,
 } from '../../src/index.js';
@@ -23,7 +23,7 @@ const PASSWORD = 'hunter2-Pa55w0rd-unique-8c1f';
 const TOKEN = 'tok_live_4f9a0c7e-unique';
 
 /** Everything the store holds, as text: every row of every table (and, for SQLite, the file's bytes). */
-async function storedText(factory: StoreFactory, store: BerthStore): Promise<string> {
+async function storedText(factory: StoreFactory, store: Store): Promise<string> {
   const target = factory.target(store);
   if (target.path) {
     const db = new Database(target.path, { readonly: true });

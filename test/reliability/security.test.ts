@@ -1,7 +1,7 @@
 import { chmodSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openStore, type BerthStore, type Container } from '../../src/index.js';
+import { openStore, type Store, type Container } from '../../src/index.js';
 import { cliWorld, ok, okJson, requireBuiltCli, show } from '../cli/helpers.js';
 import { expectCode, hexId } from '../conformance/builders.js';
 import { sqliteFactory, tempDir } from '../helpers/store-factory.js';
@@ -95,9 +95,25 @@ describe('hostile strings are data', () => {
     expect((await store.diagnose()).integrity).toEqual(['ok']);
   });
 
-  it('namespaces named like SQL or wildcards confine handles literally', async () => {
+  it('namespaces with quotes, SQL or wildcards are refused with INVALID_NAME (DESIGN §3), and nothing is written', async () => {
     const store = await sqliteFactory.open();
-    const spaces = ['%', '_', "'; DROP TABLE containers; --", "' OR ''='", 'plain'];
+    const seq = await store.events.lastSeq();
+    for (const ns of ['%', '_', "'; DROP TABLE containers; --", "' OR ''='", 'a b']) {
+      await expectCode(() => store.withNamespace(ns), 'INVALID_NAME');
+      await expectCode(() => store.setNamespace(ns), 'INVALID_NAME');
+      await expectCode(openStore({ path: store.location, namespace: ns }), 'INVALID_NAME');
+      await expectCode(
+        store.addContainer({ config: { id: hexId(), name: 'x', namespace: ns }, state: { status: 'configured' } }),
+        'INVALID_NAME',
+      );
+    }
+    expect(await store.allContainers()).toEqual([]);
+    expect(await store.events.lastSeq()).toBe(seq);
+  });
+
+  it('namespaces that look like LIKE patterns confine handles literally', async () => {
+    const store = await sqliteFactory.open();
+    const spaces = ['a_c', 'abc', 'a.c', 'plain'];
     const ids = new Map<string, string>();
     for (const [i, ns] of spaces.entries()) {
       const c = await store
@@ -113,11 +129,11 @@ describe('hostile strings are data', () => {
       expect(await handle.hasContainer(ids.get(spaces[(i + 1) % spaces.length]!)!)).toBe(false);
     }
     expect(await store.allContainers()).toHaveLength(spaces.length);
-    const pct = await openStore({ path: store.location, namespace: '%' });
+    const underscore = await openStore({ path: store.location, namespace: 'a_c' });
     try {
-      expect((await pct.allContainers()).map((c) => c.config.namespace)).toEqual(['%']);
+      expect((await underscore.allContainers()).map((c) => c.config.namespace)).toEqual(['a_c']);
     } finally {
-      await pct.close();
+      await underscore.close();
     }
   });
 
@@ -139,7 +155,7 @@ describe('hostile strings are data', () => {
   });
 
   it('% and _ match only themselves in lookups and prefix lookups', async () => {
-    const store: BerthStore = await sqliteFactory.open();
+    const store: Store = await sqliteFactory.open();
     for (const id of ['x%1aaa', 'xa1aaa', 'x_2bbb', 'xb2bbb'])
       await store.addContainer(ctrOf(id, `n-${id.replace(/\W/g, '')}`));
     await store.addContainer(ctrOf('0123abcd', 'n_1'));
@@ -215,7 +231,7 @@ describe('file permissions', () => {
     const root = tempDir('berth-reliability-');
     const path = join(root, 'outer', 'inner', 'berth.db');
     const previous = process.umask(0);
-    let store: BerthStore;
+    let store: Store;
     try {
       store = await openStore({ path });
     } finally {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { openStore } from '../../src/index.js';
-import type { BerthStore } from '../../src/berth-store.js';
+import type { Store } from '../../src/index.js';
 import { pgUrl, tempDir } from '../helpers/store-factory.js';
 import { FIXTURE, fixtureOptions, readEverything } from '../fixtures/stores/make-fixtures.js';
 import { withClient } from '../postgres/helpers.js';
@@ -25,7 +25,7 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
 /** The last event the old berth wrote: everything after it was written by this code. */
 const lastSeq = (e: Record<string, unknown>): number => (e.events as { seq: number }[]).at(-1)!.seq;
 
-async function checkUpgraded(store: BerthStore, want: Record<string, unknown>): Promise<void> {
+async function checkUpgraded(store: Store, want: Record<string, unknown>): Promise<void> {
   expect(store.migration.from).toBe(3);
   expect(store.migration.to).toBeGreaterThanOrEqual(3);
   const got = await readEverything(store, lastSeq(want));

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { SecretsStatus } from '../../engine/secret-store.js';
-import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets.js';
+import type { SecretsStatus } from '../../engine/types.js';
+import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets/crypto.js';
 import { BerthError } from '../../errors.js';
 import { loadMigrations } from '../../db/migrations.js';
 import type { CliContext } from '../cli-context.js';
@@ -42,7 +42,7 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
     );
     const done = await store.repair();
     ctx.note(
-      `Repaired after a backup in ${backup.file}: removed ${done.dependencies} dangling dependency row(s), ${done.containerVolumes} volume link(s), ${done.execSessions} exec session(s), ${done.objectIds} registry entr(ies), and broke ${done.staleLocks.length} stale lock(s).`,
+      `Repaired after a backup in ${backup.file}: removed ${done.dependencies} dangling dependency row(s), ${done.containerVolumes} volume link(s), ${done.execSessions} exec session(s), and broke ${done.staleLocks.length} stale lock(s).`,
     );
   }
   const report = await store.diagnose();

@@ -1,3 +1,4 @@
+import { eventTypeMatcher } from '../../engine/events/events.js';
 import type { BerthEvent } from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
@@ -40,7 +41,7 @@ function eventFilter(filters: readonly string[]): (e: BerthEvent) => boolean {
     byKey.set(key, [...(byKey.get(key) ?? []), value]);
   }
   const tests: Record<string, (e: BerthEvent, v: string) => boolean> = {
-    type: (e, v) => (v.endsWith('.*') ? e.type.startsWith(v.slice(0, -1)) : e.type === v || e.type.startsWith(v + '.')),
+    type: (e, v) => eventTypeMatcher([v])(e.type),
     namespace: (e, v) => e.namespace === v,
     subject: (e, v) => e.subject.name === v || e.subject.id === v || (e.subject.id?.startsWith(v) ?? false),
   };

@@ -1,6 +1,8 @@
-import type { Store } from '../../engine/store.js';
+import { compareCodeUnits } from '../../engine/canonical-json.js';
+import { newObjectId } from '../../engine/objects/input.js';
 import type { Container, ContainerConfig, NetworkOptions, Pod, Volume } from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
+import type { BatchItemResult, BatchResult, Store } from '../../store.js';
 import type { CliContext } from '../cli-context.js';
 import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth } from '../output.js';
 
@@ -104,7 +106,9 @@ function sortContainers(list: Container[], key: string | undefined): Container[]
       status: String(c.state.status),
       pod: c.config.pod ?? '',
     })[k as (typeof SORT_KEYS)[number]];
-  const sorted = [...list].sort((a, b) => field(a).localeCompare(field(b)) || a.config.id.localeCompare(b.config.id));
+  const sorted = [...list].sort(
+    (a, b) => compareCodeUnits(field(a), field(b)) || compareCodeUnits(a.config.id, b.config.id),
+  );
   return k === 'created' ? sorted.reverse() : sorted;
 }
 
@@ -211,7 +215,7 @@ export async function containerCreate(
   if (opts.network?.length) {
     config.networks = Object.fromEntries(opts.network.map((n): [string, NetworkOptions] => [n, {}]));
   }
-  const id = (await import('../../engine/object-input.js')).newObjectId();
+  const id = newObjectId();
   config.id = id;
   config.name ??= `ctr-${id.slice(0, 12)}`;
   const ctr = { config: config as ContainerConfig, state: { status: 'configured' } };
@@ -222,27 +226,50 @@ export async function containerCreate(
   else ctx.out(added.config.id);
 }
 
-/** `berth container rm [-f]`: -f also drops the container's exec sessions and removes running ones. */
-export async function containerRm(ctx: CliContext, names: string[], opts: { force?: boolean }): Promise<void> {
-  const store = await ctx.open();
-  const removed: string[] = [];
-  for (const name of names) {
-    const ctr = await store.lookupContainer(name);
-    const status = String(ctr.state.status);
-    if (!opts.force && (status === 'running' || status === 'paused')) {
-      throw new BerthError(
-        'INVALID_ARGUMENT',
-        `container ${ctr.config.name} is ${status}; stop it first, or remove it with \`berth container rm -f ${ctr.config.name}\``,
-        { details: { id: ctr.config.id, status } },
+/**
+ * Prints a batch removal as it happens: each removed object on stdout, each failure on
+ * stderr; with --format json one document at the end. Exit 1 when any failed.
+ */
+async function removeBatch<T>(
+  ctx: CliContext,
+  run: (onResult: (r: BatchItemResult<T>) => void) => Promise<BatchResult<T>>,
+  shown: (removed: T) => string,
+): Promise<number> {
+  const result = await run((r) => {
+    if (ctx.json) return;
+    if (r.removed !== undefined) ctx.out(shown(r.removed));
+    else ctx.error(r.error!);
+  });
+  if (ctx.json) {
+    ctx.printJson({
+      removed: result.removed.map(shown),
+      failed: result.failed.map((f) => ({ ref: f.ref, error: f.error.toJSON() })),
+    });
+    // Scripts that read errors from stderr find them there too: one document for the batch.
+    const [first, ...more] = result.failed;
+    if (first) {
+      ctx.error(
+        more.length === 0
+          ? first.error
+          : new BerthError(
+              first.error.code,
+              `${result.failed.length} of ${result.failed.length + result.removed.length} could not be removed: ${result.failed.map((f) => `${f.ref} (${f.error.code})`).join(', ')}`,
+              { details: { failed: result.failed.map((f) => ({ ref: f.ref, error: f.error.toJSON() })) } },
+            ),
       );
     }
-    if (opts.force) await store.removeContainerExecSessions(ctr);
-    if (ctr.config.pod) await store.removeContainerFromPod(await store.pod(ctr.config.pod), ctr);
-    else await store.removeContainer(ctr);
-    removed.push(ctr.config.id);
   }
-  if (ctx.json) ctx.printJson({ removed });
-  else for (const id of removed) ctx.out(id);
+  return result.failed.length > 0 ? 1 : 0;
+}
+
+/** `berth container rm [-f] CONTAINER...`: -f also removes running containers and their exec sessions. */
+export async function containerRm(ctx: CliContext, names: string[], opts: { force?: boolean }): Promise<number> {
+  const store = await ctx.open();
+  return removeBatch(
+    ctx,
+    (onResult) => store.removeContainers(names, { force: opts.force === true, onResult }),
+    (c: Container) => c.config.id,
+  );
 }
 
 /** `berth container rename CONTAINER NAME`. */
@@ -320,7 +347,7 @@ export async function podInspect(ctx: CliContext, names: string[]): Promise<void
 /** `berth pod create [--name N] [--label K=V]...`: prints the new pod's id. */
 export async function podCreate(ctx: CliContext, opts: { name?: string; label?: string[] }): Promise<void> {
   const store = await ctx.open();
-  const id = (await import('../../engine/object-input.js')).newObjectId();
+  const id = newObjectId();
   const labels = toMap(opts.label, 'label');
   const pod = await store.addPod({
     config: { id, name: opts.name ?? `pod-${id.slice(0, 12)}`, ...(labels ? { labels } : {}) },
@@ -330,21 +357,14 @@ export async function podCreate(ctx: CliContext, opts: { name?: string; label?: 
   else ctx.out(pod.config.id);
 }
 
-/** `berth pod rm [-f]`: -f removes the pod's containers first (all in one transaction). */
-export async function podRm(ctx: CliContext, names: string[], opts: { force?: boolean }): Promise<void> {
+/** `berth pod rm [-f] POD...`: -f removes each pod's containers with it, in one transaction per pod. */
+export async function podRm(ctx: CliContext, names: string[], opts: { force?: boolean }): Promise<number> {
   const store = await ctx.open();
-  const removed: string[] = [];
-  for (const name of names) {
-    const pod = await store.lookupPod(name);
-    if (opts.force) {
-      for (const c of await store.podContainers(pod)) await store.removeContainerExecSessions(c);
-      await store.removePodContainers(pod);
-    }
-    await store.removePod(pod);
-    removed.push(pod.config.id);
-  }
-  if (ctx.json) ctx.printJson({ removed });
-  else for (const id of removed) ctx.out(id);
+  return removeBatch(
+    ctx,
+    (onResult) => store.removePods(names, { force: opts.force === true, onResult }),
+    (p: Pod) => p.config.id,
+  );
 }
 
 // ------------------------------------------------------------------ volumes
@@ -410,16 +430,13 @@ export async function volumeCreate(
 }
 
 /** `berth volume rm NAME...`. */
-export async function volumeRm(ctx: CliContext, names: string[]): Promise<void> {
+export async function volumeRm(ctx: CliContext, names: string[]): Promise<number> {
   const store = await ctx.open();
-  const removed: string[] = [];
-  for (const name of names) {
-    const vol = await store.lookupVolume(name);
-    await store.removeVolume(vol);
-    removed.push(vol.config.name);
-  }
-  if (ctx.json) ctx.printJson({ removed });
-  else for (const n of removed) ctx.out(n);
+  return removeBatch(
+    ctx,
+    (onResult) => store.removeVolumes(names, { onResult }),
+    (v: Volume) => v.config.name,
+  );
 }
 
 /** `berth volume prune`: removes every volume no container uses, after confirmation. */

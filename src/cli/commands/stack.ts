@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { BerthStore } from '../../berth-store.js';
+import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
 import { loadManifest, type Manifest } from '../../plan/manifest.js';
 import { manifestContainers } from '../../plan/manifest-containers.js';
@@ -97,7 +97,7 @@ export interface PlanCommandOptions {
   detailedExitcode?: boolean;
 }
 
-async function makeCliPlan(ctx: CliContext, opts: PlanCommandOptions): Promise<{ store: BerthStore; plan: Plan }> {
+async function makeCliPlan(ctx: CliContext, opts: PlanCommandOptions): Promise<{ store: Store; plan: Plan }> {
   const store = await ctx.open();
   const workspace = ctx.selectedWorkspace().name;
   const mode = opts.destroy ? 'destroy' : opts.refreshOnly ? 'refresh-only' : 'apply';
@@ -137,7 +137,7 @@ export async function apply(
   planFile: string | undefined,
   opts: { file?: string; autoApprove?: boolean; allowDestroy?: boolean; prune?: boolean },
 ): Promise<void> {
-  let store: BerthStore;
+  let store: Store;
   let p: Plan;
   if (planFile !== undefined) {
     if (opts.file) throw new BerthError('INVALID_ARGUMENT', 'give either a saved plan file or -f FILE, not both');
@@ -223,14 +223,11 @@ export async function graph(ctx: CliContext, opts: { file?: string; mermaid?: bo
     }
   } else {
     const store = await ctx.open();
-    const ws = ctx.selectedWorkspace().name;
-    const managed = (labels: Record<string, string> | undefined): boolean => labels?.['berth.workspace'] === ws;
-    const containers = (await store.allContainers()).filter((c) => managed(c.config.labels));
-    const pods = new Map((await store.allPods()).map((p) => [p.config.id, p.config.name]));
-    const names = new Map(containers.map((c) => [c.config.id, c.config.name]));
-    for (const v of (await store.allVolumes()).filter((v) => managed(v.config.labels)))
-      nodes.push({ key: `volume/${v.config.name}`, pod: null });
-    for (const c of containers) {
+    const managed = await store.workspaces.managed(ctx.selectedWorkspace().name);
+    const pods = new Map(managed.pods.map((p) => [p.config.id, p.config.name]));
+    const names = new Map(managed.containers.map((c) => [c.config.id, c.config.name]));
+    for (const v of managed.volumes) nodes.push({ key: `volume/${v.config.name}`, pod: null });
+    for (const c of managed.containers) {
       nodes.push({ key: `container/${c.config.name}`, pod: c.config.pod ? (pods.get(c.config.pod) ?? null) : null });
       for (const d of c.config.dependencies ?? [])
         edges.push([`container/${c.config.name}`, `container/${names.get(d) ?? d}`, 'depends']);

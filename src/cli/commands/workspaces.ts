@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { LockInfo } from '../../engine/lock-store.js';
-import type { Store } from '../../engine/store.js';
-import type { StateExport } from '../../engine/workspace-store.js';
+import type { LockInfo } from '../../engine/locks/lock-info.js';
+import type { StateExport } from '../../engine/workspaces/state.js';
+import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
-import { redactSecrets } from '../../engine/secrets.js';
+import { redactSecrets } from '../../engine/secrets/crypto.js';
 import { paint, relativeTime, renderTable } from '../output.js';
 
 /*

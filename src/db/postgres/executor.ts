@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import pg from 'pg';
 import { BerthError } from '../../errors.js';
-import { isUniqueViolation, mapDriverError } from '../driver-errors.js';
-import type { Executor, QueryRunner, StorageReport } from '../executor.js';
+import { mapDriverError } from '../driver-errors.js';
+import type { Executor, QueryRunner, StorageReport, TransactionBody, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type ArgSlot, type Params, type QueryDef } from '../query.js';
 import type { Database } from '../schema.js';
 
@@ -29,9 +29,20 @@ interface Prepared {
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 8;
 
-function pgCode(err: unknown): string | undefined {
+/** The driver's code behind an error, mapped or not. */
+function driverCodeOf(err: unknown): string | undefined {
+  if (err instanceof BerthError) return typeof err.details.driverCode === 'string' ? err.details.driverCode : undefined;
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
+
+/** The server's clock in ms, read last in the round trip that opens a transaction. */
+const SERVER_NOW = 'SELECT (extract(epoch from clock_timestamp()) * 1000)::int8 AS now';
+/**
+ * A write takes the store's write lock first (a row lock on berth_meta 'write_lock'), the
+ * equivalent of SQLite's BEGIN IMMEDIATE; its clock is read once the lock is held.
+ */
+const WRITE_BEGIN = `BEGIN ISOLATION LEVEL READ COMMITTED; SELECT value FROM berth_meta WHERE key = 'write_lock' FOR UPDATE; ${SERVER_NOW}`;
+const READ_BEGIN = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${SERVER_NOW}`;
 
 /** int8 (counts, sequences, millisecond times) as numbers: all stay far below 2^53. */
 const types = {
@@ -120,7 +131,7 @@ export class PostgresExecutor implements Executor {
     try {
       return await client.query({ name: p.name, text: p.text, values: bindArgs(p.slots, params) });
     } catch (err) {
-      throw err instanceof BerthError ? err : Object.assign(err as Error, { berthQuery: def.name });
+      throw mapDriverError(Object.assign(err as Error, { berthQuery: def.name }), this.location);
     }
   }
 
@@ -137,27 +148,31 @@ export class PostgresExecutor implements Executor {
       throw new BerthError('STORE_CLOSED', `store ${this.location} is closed; open it again with openStore()`);
   }
 
-  async write<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+  async write<T>(fn: TransactionBody<T>, opts: WriteOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction('BEGIN ISOLATION LEVEL READ COMMITTED', true, fn);
+        return await this.transaction(WRITE_BEGIN, fn);
       } catch (err) {
         // A unique violation means a concurrent writer won a race the engine's checks could
         // not see: run again, and the checks report it properly (e.g. CONTAINER_EXISTS).
-        const retry = RETRYABLE.has(pgCode(err) ?? '') || isUniqueViolation(err);
-        if (!retry || attempt >= MAX_ATTEMPTS) throw mapDriverError(err, this.location);
+        const code = driverCodeOf(err);
+        const retry = opts.retry !== false && (RETRYABLE.has(code ?? '') || code === '23505');
+        if (!retry || attempt >= MAX_ATTEMPTS) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
     }
   }
 
-  read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', false, fn).catch((err: unknown) => {
-      throw mapDriverError(err, this.location);
-    });
+  read<T>(fn: TransactionBody<T>): Promise<T> {
+    return this.transaction(READ_BEGIN, fn);
   }
 
-  private async transaction<T>(begin: string, writes: boolean, fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+  /**
+   * One transaction on a pooled connection. `begin` opens it and ends with a statement
+   * that reads the server's clock, all in one round trip. Statement errors arrive mapped;
+   * errors of `fn` itself pass through unchanged.
+   */
+  private async transaction<T>(begin: string, fn: TransactionBody<T>): Promise<T> {
     this.assertOpen();
     let client: pg.PoolClient;
     try {
@@ -167,11 +182,19 @@ export class PostgresExecutor implements Executor {
     }
     let broken = false;
     try {
-      await client.query(begin);
-      // The store's write lock: one writer at a time, across every client of the store.
-      if (writes) await client.query("SELECT value FROM berth_meta WHERE key = 'write_lock' FOR UPDATE");
-      const result = await fn(this.runner(client));
-      await client.query('COMMIT');
+      let serverNow: number;
+      try {
+        const results = (await client.query(begin)) as unknown as pg.QueryResult[];
+        serverNow = Number(results[results.length - 1]!.rows[0].now);
+      } catch (err) {
+        throw mapDriverError(err, this.location);
+      }
+      const result = await fn(this.runner(client), serverNow);
+      try {
+        await client.query('COMMIT');
+      } catch (err) {
+        throw mapDriverError(err, this.location);
+      }
       return result;
     } catch (err) {
       try {

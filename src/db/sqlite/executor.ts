@@ -3,7 +3,7 @@ import { Kysely, DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryComp
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
 import { statSync } from 'node:fs';
-import type { Executor, QueryRunner, StorageReport, WriteOptions } from '../executor.js';
+import type { Executor, QueryRunner, StorageReport, TransactionBody, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
 import { TABLES_IN_DEPENDENCY_ORDER, type Database } from '../schema.js';
 
@@ -59,9 +59,9 @@ export class SqliteExecutor implements Executor {
     this.syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = db.prepare('PRAGMA synchronous = FULL');
     this.tx = {
-      all: (q, p) => this.runAll(q, p),
-      get: (q, p) => this.runGet(q, p),
-      run: (q, p) => this.runRun(q, p),
+      all: (q, p) => this.mapped(() => this.runAll(q, p)),
+      get: (q, p) => this.mapped(() => this.runGet(q, p)),
+      run: (q, p) => this.mapped(() => this.runRun(q, p)),
     };
     this.direct = {
       all: (q, p) => this.serial(() => this.runAll(q, p)),
@@ -70,11 +70,11 @@ export class SqliteExecutor implements Executor {
     };
   }
 
-  write<T>(fn: (tx: QueryRunner) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
+  write<T>(fn: TransactionBody<T>, opts: WriteOptions = {}): Promise<T> {
     return this.transaction(this.beginImmediate, fn, opts.durable === false);
   }
 
-  read<T>(fn: (tx: QueryRunner) => Promise<T>): Promise<T> {
+  read<T>(fn: TransactionBody<T>): Promise<T> {
     return this.transaction(this.beginRead, fn);
   }
 
@@ -181,11 +181,7 @@ export class SqliteExecutor implements Executor {
     this.release();
   }
 
-  private async transaction<T>(
-    begin: BetterSqlite3.Statement,
-    fn: (tx: QueryRunner) => Promise<T>,
-    relaxed = false,
-  ): Promise<T> {
+  private async transaction<T>(begin: BetterSqlite3.Statement, fn: TransactionBody<T>, relaxed = false): Promise<T> {
     if (this.busy) await this.waitTurn();
     else this.busy = true;
     try {
@@ -197,14 +193,21 @@ export class SqliteExecutor implements Executor {
       } catch (err) {
         throw mapDriverError(err, this.location);
       }
+      let result: T;
       try {
-        const result = await fn(this.tx);
+        // Statement errors arrive mapped; the caller's own errors pass through unchanged.
+        result = await fn(this.tx, undefined);
+      } catch (err) {
+        if (this.db.inTransaction) this.rollback.run();
+        throw err;
+      }
+      try {
         this.commit.run();
-        return result;
       } catch (err) {
         if (this.db.inTransaction) this.rollback.run();
         throw mapDriverError(err, this.location);
       }
+      return result;
     } finally {
       if (relaxed && !this.closed) this.syncFull.run();
       this.release();
@@ -231,6 +234,15 @@ export class SqliteExecutor implements Executor {
         this.release();
       }
     });
+  }
+
+  /** Runs one statement of an open transaction, mapping its errors. */
+  private mapped<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw mapDriverError(err, this.location);
+    }
   }
 
   private waitTurn(): Promise<void> {

@@ -67,16 +67,32 @@ function sqliteTarget(db: BetterSqlite3.Database, file: string): MigrationTarget
       }
     },
     async transaction(fn) {
-      db.exec('BEGIN IMMEDIATE');
+      // SQLite's way to rebuild a table (lang_altertable.html#otheralter): foreign keys off
+      // outside the transaction, so dropping the old table cascades to nothing, and every
+      // reference checked before the commit.
+      db.pragma('foreign_keys = OFF');
       try {
-        await fn(async (sql, params) => {
-          if (params === undefined) db.exec(sql);
-          else db.prepare(sql).run(...params);
-        });
-        db.exec('COMMIT');
-      } catch (err) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        throw err;
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          await fn(async (sql, params) => {
+            if (params === undefined) db.exec(sql);
+            else db.prepare(sql).run(...params);
+          });
+          const dangling = db.pragma('foreign_key_check') as unknown[];
+          if (dangling.length > 0) {
+            throw new BerthError(
+              'STORE_CORRUPT',
+              `store ${file}: ${dangling.length} row(s) would reference missing rows after the migration; nothing was changed — run \`berth doctor\``,
+              { details: { dangling: dangling.slice(0, 10) } },
+            );
+          }
+          db.exec('COMMIT');
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      } finally {
+        db.pragma('foreign_keys = ON');
       }
     },
   };

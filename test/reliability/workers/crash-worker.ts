@@ -29,7 +29,8 @@ import {
   isBerthError,
   loadManifest,
   openStore,
-  type BerthStore,
+  type Store,
+  type Transaction,
   type Container,
   type ContainerConfig,
   type ContainerState,
@@ -67,7 +68,7 @@ type Model = {
 interface Call {
   what: string;
   keys: string[];
-  run: () => Promise<unknown>;
+  run: (on: Transaction) => Promise<unknown>;
 }
 
 const cfg = JSON.parse(process.env.BERTH_CRASH_WORKER!) as WorkerConfig;
@@ -192,7 +193,7 @@ const addVolume: Builder = (m) => {
   const name = `${tag}-v${++counter}`;
   const vol: Volume = { config: { name, namespace: ns, labels: { owner: tag } }, state: {} };
   m.volumes.set(name, structuredClone(vol));
-  return { what: `addVolume ${name}`, keys: [volKey(name)], run: () => objects.addVolume(vol) };
+  return { what: `addVolume ${name}`, keys: [volKey(name)], run: (on) => on.addVolume(vol) };
 };
 
 const saveVolume: Builder = (m) => {
@@ -200,7 +201,7 @@ const saveVolume: Builder = (m) => {
   const vol = m.volumes.get(pick([...m.volumes.keys()]))!;
   vol.state = { ...vol.state, mountCount: Math.floor(rnd() * 5) };
   const arg = structuredClone(vol);
-  return { what: `saveVolume ${vol.config.name}`, keys: [volKey(vol.config.name)], run: () => objects.saveVolume(arg) };
+  return { what: `saveVolume ${vol.config.name}`, keys: [volKey(vol.config.name)], run: (on) => on.saveVolume(arg) };
 };
 
 const removeVolume: Builder = (m) => {
@@ -209,7 +210,7 @@ const removeVolume: Builder = (m) => {
   const name = pick(free);
   const arg = structuredClone(m.volumes.get(name)!);
   m.volumes.delete(name);
-  return { what: `removeVolume ${name}`, keys: [volKey(name)], run: () => objects.removeVolume(arg) };
+  return { what: `removeVolume ${name}`, keys: [volKey(name)], run: (on) => on.removeVolume(arg) };
 };
 
 const addPod: Builder = (m) => {
@@ -219,7 +220,7 @@ const addPod: Builder = (m) => {
     state: {},
   };
   m.pods.set(pod.config.id, structuredClone(pod));
-  return { what: `addPod ${pod.config.name}`, keys: [podKey(pod.config.id)], run: () => objects.addPod(pod) };
+  return { what: `addPod ${pod.config.name}`, keys: [podKey(pod.config.id)], run: (on) => on.addPod(pod) };
 };
 
 const savePod: Builder = (m) => {
@@ -227,7 +228,7 @@ const savePod: Builder = (m) => {
   const pod = m.pods.get(pick([...m.pods.keys()]))!;
   pod.state = { ...pod.state, cgroupPath: `/crash/${tag}/${++counter}` };
   const arg = structuredClone(pod);
-  return { what: `savePod ${pod.config.name}`, keys: [podKey(pod.config.id)], run: () => objects.savePod(arg) };
+  return { what: `savePod ${pod.config.name}`, keys: [podKey(pod.config.id)], run: (on) => on.savePod(arg) };
 };
 
 const removePod: Builder = (m) => {
@@ -236,7 +237,7 @@ const removePod: Builder = (m) => {
   const id = pick(empty);
   const arg = structuredClone(m.pods.get(id)!);
   m.pods.delete(id);
-  return { what: `removePod ${arg.config.name}`, keys: [podKey(id)], run: () => objects.removePod(arg) };
+  return { what: `removePod ${arg.config.name}`, keys: [podKey(id)], run: (on) => on.removePod(arg) };
 };
 
 const addContainer: Builder = (m) => {
@@ -265,7 +266,7 @@ const addContainer: Builder = (m) => {
   return {
     what: `addContainer ${config.name}${pod ? ` to pod ${pod.config.name}` : ''}`,
     keys: [ctrKey(config.id)],
-    run: () => (podArg ? objects.addContainerToPod(podArg, ctr) : objects.addContainer(ctr)),
+    run: (on) => (podArg ? on.addContainerToPod(podArg, ctr) : on.addContainer(ctr)),
   };
 };
 
@@ -281,7 +282,7 @@ const removeContainer: Builder = (m) => {
   return {
     what: `removeContainer ${arg.config.name}`,
     keys: [ctrKey(id)],
-    run: () => (pod ? objects.removeContainerFromPod(pod, arg) : objects.removeContainer(arg)),
+    run: (on) => (pod ? on.removeContainerFromPod(pod, arg) : on.removeContainer(arg)),
   };
 };
 
@@ -300,7 +301,7 @@ const saveContainer: Builder = (m) => {
   return {
     what: `saveContainer ${c.config.name} ${status}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.saveContainer(arg),
+    run: (on) => on.saveContainer(arg),
   };
 };
 
@@ -315,7 +316,7 @@ const renameContainer: Builder = (m) => {
   return {
     what: `rename ${oldName} ${newName}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.safeRewriteContainerConfig(arg, oldName, newName, config),
+    run: (on) => on.safeRewriteContainerConfig(arg, oldName, newName, config),
   };
 };
 
@@ -333,7 +334,7 @@ const rewriteContainer: Builder = (m) => {
   return {
     what: `rewrite ${c.config.name}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.rewriteContainerConfig(arg, config),
+    run: (on) => on.rewriteContainerConfig(arg, config),
   };
 };
 
@@ -347,7 +348,7 @@ const connect: Builder = (m) => {
   return {
     what: `networkConnect ${c.config.name} ${net}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.networkConnect(arg, net, opts),
+    run: (on) => on.networkConnect(arg, net, opts),
   };
 };
 
@@ -361,7 +362,7 @@ const disconnect: Builder = (m) => {
   return {
     what: `networkDisconnect ${c.config.name} ${net}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.networkDisconnect(arg, net),
+    run: (on) => on.networkDisconnect(arg, net),
   };
 };
 
@@ -374,7 +375,7 @@ const addExec: Builder = (m) => {
   return {
     what: `addExecSession ${id}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.addExecSession(arg, { id, containerId: arg.config.id }),
+    run: (on) => on.addExecSession(arg, { id, containerId: arg.config.id }),
   };
 };
 
@@ -386,7 +387,7 @@ const removeExec: Builder = (m) => {
   return {
     what: `removeExecSession ${id}`,
     keys: [ctrKey(c.config.id)],
-    run: () => objects.removeExecSession({ id, containerId: c.config.id }),
+    run: (on) => on.removeExecSession({ id, containerId: c.config.id }),
   };
 };
 
@@ -428,7 +429,11 @@ function effectsOf(m: Model, keys: readonly string[]): Effects {
 async function objectOp(): Promise<void> {
   const next = clone(model);
   const call = nextCall(next);
-  const done = await step({ op: 'objects', what: call.what, effects: effectsOf(next, call.keys) }, call.run, []);
+  const done = await step(
+    { op: 'objects', what: call.what, effects: effectsOf(next, call.keys) },
+    () => call.run(objects),
+    [],
+  );
   if (done.ok) model = next;
 }
 
@@ -449,10 +454,10 @@ async function transactionOp(selfKill: boolean): Promise<void> {
   const done = await step(
     intent,
     () =>
-      objects.transaction(async () => {
+      objects.transaction(async (tx) => {
         for (const [i, call] of calls.entries()) {
           if (i === killAt) die();
-          await call.run();
+          await call.run(tx);
         }
         if (killAt === calls.length) die();
       }),
@@ -744,9 +749,9 @@ async function applyOp(selfKill: boolean): Promise<void> {
 
 // ------------------------------------------------------------------- main loop
 
-let store: BerthStore;
+let store: Store;
 /** The handle for this worker's own objects, confined to their namespace. */
-let objects: BerthStore;
+let objects: Store;
 
 async function main(): Promise<void> {
   store = await openStore({ path: cfg.store, actor: actorOf(cfg.k), historyLimit: HISTORY_LIMIT });

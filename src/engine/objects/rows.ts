@@ -1,5 +1,5 @@
-import { BerthError } from '../errors.js';
-import type { Container, Pod, Volume } from './types.js';
+import { BerthError } from '../../errors.js';
+import type { Container, Pod, Volume } from '../types.js';
 
 interface DocumentRow {
   config_json: string;

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BerthError } from '../errors.js';
-import { canonicalJson } from './canonical-json.js';
+import { BerthError } from '../../errors.js';
+import { canonicalJson } from '../canonical-json.js';
 
 /*
  * Secret values (Pulumi's per-stack crypter): each workspace has a random 256-bit data

@@ -1,70 +1,8 @@
 import { sql } from 'kysely';
-import { defineQuery, param } from '../db/query.js';
+import { defineQuery, param } from '../../db/query.js';
+import { inNamespace } from '../rules/namespaces.js';
 
-/* Statements of the workspace and lock stores; see object-queries.ts for the conventions. */
-
-const lockColumns = [
-  'key',
-  'id',
-  'operation',
-  'who',
-  'info',
-  'version',
-  'created_at',
-  'pid',
-  'host',
-  'boot_id',
-  'fencing_token',
-  'ttl_ms',
-  'expires_at',
-] as const;
-
-// --- locks ---
-export const getLock = defineQuery('getLock', (db) =>
-  db.selectFrom('locks').select(lockColumns).where('key', '=', param('key')),
-);
-export const allLocks = defineQuery('allLocks', (db) => db.selectFrom('locks').select(lockColumns).orderBy('key'));
-export const insertLock = defineQuery('insertLock', (db) =>
-  db.insertInto('locks').values({
-    key: param('key'),
-    id: param('id'),
-    operation: param('operation'),
-    who: param('who'),
-    info: param('info'),
-    version: param('version'),
-    created_at: param<number>('now'),
-    pid: param<number>('pid'),
-    host: param('host'),
-    boot_id: param('bootId'),
-    fencing_token: param<number>('token'),
-    ttl_ms: param<number | null>('ttl'),
-    expires_at: param<number | null>('expiresAt'),
-  }),
-);
-export const deleteLock = defineQuery('deleteLock', (db) =>
-  db.deleteFrom('locks').where('key', '=', param('key')).where('id', '=', param('id')),
-);
-export const renewLock = defineQuery('renewLock', (db) =>
-  db
-    .updateTable('locks')
-    .set({ expires_at: param<number | null>('expiresAt') })
-    .where('key', '=', param('key'))
-    .where('id', '=', param('id')),
-);
-/** Locks taken on this host before its current boot: refresh clears them. */
-export const preRebootLocks = defineQuery('preRebootLocks', (db) =>
-  db.selectFrom('locks').select(lockColumns).where('host', '=', param('host')).where('boot_id', '!=', param('bootId')),
-);
-/** The store-wide fencing counter, bumped and read in one statement. */
-export const nextFencingToken = defineQuery('nextFencingToken', (db) =>
-  db
-    .insertInto('berth_meta')
-    .values({ key: 'fencing_token', value: '1' })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({ value: sql<string>`CAST(CAST(berth_meta.value AS BIGINT) + 1 AS TEXT)` }),
-    )
-    .returning('value'),
-);
+/* Statements of workspaces and their history; see objects/queries.ts for the conventions. */
 
 // --- workspaces ---
 const workspaceColumns = [
@@ -201,52 +139,28 @@ export const deleteStateVersions = defineQuery('deleteStateVersions', (db) =>
   db.deleteFrom('state_versions').where('namespace', '=', param('ns')).where('workspace', '=', param('name')),
 );
 
-// --- secret data keys ---
-const secretKeyColumns = ['id', 'namespace', 'workspace', 'wrapped', 'key_check', 'created_at', 'retired_at'] as const;
-
-/** The data key new secrets of a workspace are encrypted with. */
-export const currentSecretKey = defineQuery('currentSecretKey', (db) =>
+// --- objects a workspace manages ---
+export const managedContainers = defineQuery('managedContainers', (db) =>
   db
-    .selectFrom('secret_keys')
-    .select(secretKeyColumns)
-    .where('namespace', '=', param('ns'))
+    .selectFrom('containers')
+    .select(['config_json', 'state_json'])
+    .where(inNamespace)
     .where('workspace', '=', param('name'))
-    .where('retired_at', 'is', null)
-    .orderBy('created_at', 'desc')
-    .limit(sql.lit(1)),
+    .orderBy(sql`rowid`),
 );
-export const getSecretKey = defineQuery('getSecretKey', (db) =>
-  db.selectFrom('secret_keys').select(secretKeyColumns).where('id', '=', param('id')),
-);
-export const allSecretKeys = defineQuery('allSecretKeys', (db) =>
-  db.selectFrom('secret_keys').select(secretKeyColumns).orderBy('id'),
-);
-/** A data key wrapped by another secrets key than the one with fingerprint `check`. */
-export const otherSecretKey = defineQuery('otherSecretKey', (db) =>
-  db.selectFrom('secret_keys').select(secretKeyColumns).where('key_check', '!=', param('check')).limit(sql.lit(1)),
-);
-export const insertSecretKey = defineQuery('insertSecretKey', (db) =>
-  db.insertInto('secret_keys').values({
-    id: param('id'),
-    namespace: param('ns'),
-    workspace: param('name'),
-    wrapped: param('wrapped'),
-    key_check: param('keyCheck'),
-    created_at: param<number>('now'),
-    retired_at: null,
-  }),
-);
-export const rewrapSecretKey = defineQuery('rewrapSecretKey', (db) =>
+export const managedPods = defineQuery('managedPods', (db) =>
   db
-    .updateTable('secret_keys')
-    .set({ wrapped: param('wrapped'), key_check: param('keyCheck') })
-    .where('id', '=', param('id')),
-);
-export const retireSecretKeys = defineQuery('retireSecretKeys', (db) =>
-  db
-    .updateTable('secret_keys')
-    .set({ retired_at: param<number>('now') })
-    .where('namespace', '=', param('ns'))
+    .selectFrom('pods')
+    .select(['config_json', 'state_json'])
+    .where(inNamespace)
     .where('workspace', '=', param('name'))
-    .where('retired_at', 'is', null),
+    .orderBy(sql`rowid`),
+);
+export const managedVolumes = defineQuery('managedVolumes', (db) =>
+  db
+    .selectFrom('volumes')
+    .select(['config_json', 'state_json'])
+    .where(inNamespace)
+    .where('workspace', '=', param('name'))
+    .orderBy(sql`rowid`),
 );

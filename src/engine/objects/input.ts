@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { BerthError } from '../errors.js';
-import type { Container, ContainerConfig, NamedVolume, Pod, PodConfig, Volume, VolumeConfig } from './types.js';
-import { assertNonEmpty, assertObjectName, assertPlainObject, assertStringArray, assertStringMap } from './validate.js';
+import { BerthError } from '../../errors.js';
+import { resolveNamespace } from '../rules/namespaces.js';
+import type { Container, ContainerConfig, NamedVolume, Pod, PodConfig, Volume, VolumeConfig } from '../types.js';
+import {
+  assertNonEmpty,
+  assertObjectName,
+  assertPlainObject,
+  assertStringArray,
+  assertStringMap,
+} from '../validate.js';
 
 /*
  * Validation and normalisation of objects handed to the store, done before any
@@ -30,44 +37,6 @@ export function volumeName(obj: unknown): string {
   assertPlainObject(obj.config, 'volume config');
   assertNonEmpty(obj.config.name, 'volume name');
   return obj.config.name;
-}
-
-/**
- * Resolves the namespace of a new object: an absent field takes the handle's; with a
- * namespace set on the handle, any other value (an explicit '' included) is refused.
- */
-export function resolveNamespace(declared: unknown, storeNamespace: string, what: string): string {
-  if (declared === undefined) return storeNamespace;
-  if (typeof declared !== 'string') {
-    throw new BerthError('INVALID_ARGUMENT', `${what} namespace must be a string`);
-  }
-  if (storeNamespace !== '' && declared !== storeNamespace) {
-    throw new BerthError(
-      'NAMESPACE_MISMATCH',
-      `${what} is in namespace ${JSON.stringify(declared)} but the store is set to namespace ${JSON.stringify(storeNamespace)}; add it from a handle in its namespace`,
-      { details: { namespace: declared, storeNamespace } },
-    );
-  }
-  return declared;
-}
-
-/**
- * Throws NAMESPACE_MISMATCH when an object argument claims a namespace other than the
- * handle's. The stored namespace is checked again inside the transaction.
- */
-export function assertArgumentNamespace(
-  obj: { config: { namespace?: unknown } },
-  storeNamespace: string,
-  what: string,
-): void {
-  const ns = obj.config.namespace;
-  if (storeNamespace !== '' && ns !== undefined && ns !== storeNamespace) {
-    throw new BerthError(
-      'NAMESPACE_MISMATCH',
-      `${what} is in namespace ${JSON.stringify(ns)}, not in the store's namespace ${JSON.stringify(storeNamespace)}`,
-      { details: { namespace: ns, storeNamespace } },
-    );
-  }
 }
 
 /** Checks the fields of a container config that the engine understands. */
@@ -170,9 +139,4 @@ export function prepareNewVolume(input: unknown, storeNamespace: string, now: nu
   const state = input.state === undefined ? {} : input.state;
   assertPlainObject(state, 'volume state');
   return { config, state };
-}
-
-/** The exclusive upper bound of the ids or names that start with `prefix`. */
-export function prefixUpperBound(prefix: string): string {
-  return prefix + '\u{10FFFF}';
 }

@@ -1,98 +1,37 @@
-import { sql, type Kysely } from 'kysely';
-import { defineQuery, param, type QueryDef } from '../db/query.js';
-import type { ContainerRow, PodRow } from '../db/schema.js';
+import { sql } from 'kysely';
+import { defineQuery, param } from '../../db/query.js';
+import type { ContainerRow, PodRow, VolumeRow } from '../../db/schema.js';
+import { inNamespace } from '../rules/namespaces.js';
 
 /*
- * Every statement of the object store, built once with kysely and cached as a prepared
- * statement by the executor. Parameters are named; `ns` is the handle's namespace
- * ('' matches all), `hi` the exclusive upper bound of a literal prefix range.
+ * Statements of the object store, built once with kysely and cached as prepared
+ * statements by the executor. Parameters are named; `ns` is the handle's namespace
+ * ('' matches all).
  */
 
-/** `namespace` filter of a handle: '' sees every namespace. */
-const inNamespace = () => sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR namespace = ${param('ns')})`;
-
-/**
- * The whole lookup precedence of containers and pods in one statement, so it reads one
- * snapshot: rank 0 is the full id, rank 1 the exact name, rank 2 up to two literal
- * id-prefix matches (LIMIT a literal: a bound LIMIT makes SQLite re-plan every call).
- */
-function rankedLookup<R>(
-  name: string,
-  table: 'containers' | 'pods',
-  columns: readonly string[],
-): QueryDef<R & { rank: number }> {
-  return defineQuery(name, (typed) => {
-    // The two tables share these columns; kysely cannot type a query over either one.
-    const db = typed as unknown as Kysely<Record<string, Record<string, unknown>>>;
-    const ranked = (rank: number) =>
-      db
-        .selectFrom(table)
-        .select([sql<number>`${sql.lit(rank)}`.as('rank'), ...columns])
-        .where(inNamespace);
-    return ranked(0)
-      .where('id', '=', param('x'))
-      .unionAll(ranked(1).where('name', '=', param('x')))
-      .unionAll(
-        db
-          .selectFrom(
-            ranked(2)
-              .where('id', '>', param('x'))
-              .where('id', '<', param('hi'))
-              .orderBy('id')
-              .limit(sql.lit(2))
-              .as('prefixed'),
-          )
-          .selectAll() as never,
-      ) as never;
-  });
-}
-
-// --- meta ---
-export const getMeta = defineQuery('getMeta', (db) =>
-  db.selectFrom('berth_meta').select('value').where('key', '=', param('key')),
-);
-export const putMeta = defineQuery('putMeta', (db) =>
-  db
-    .insertInto('berth_meta')
-    .values({ key: param('key'), value: param('value') })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value: (eb) => eb.ref('excluded.value') })),
-);
-
-// --- id/name registry shared by containers and pods ---
+// --- ids and names: unique across containers and pods (checked inside the write transaction) ---
+/** The containers and pods that hold an id or a name. */
 export const findIdOrName = defineQuery('findIdOrName', (db) =>
   db
-    .selectFrom('object_ids')
-    .select(['id', 'name', 'kind'])
-    .where((eb) => eb.or([eb('id', '=', param('id')), eb('name', '=', param('name'))])),
-);
-export const findName = defineQuery('findName', (db) =>
-  db.selectFrom('object_ids').select(['id', 'name', 'kind']).where('name', '=', param('name')),
-);
-export const findObjectId = defineQuery('findObjectId', (db) =>
-  db.selectFrom('object_ids').select(['id', 'name', 'kind']).where('id', '=', param('id')),
-);
-export const insertObjectId = defineQuery('insertObjectId', (db) =>
-  db.insertInto('object_ids').values({ id: param('id'), name: param('name'), kind: param('kind') }),
-);
-export const renameObjectId = defineQuery('renameObjectId', (db) =>
-  db
-    .updateTable('object_ids')
-    .set({ name: param('name') })
-    .where('id', '=', param('id')),
-);
-export const deleteObjectId = defineQuery('deleteObjectId', (db) =>
-  db.deleteFrom('object_ids').where('id', '=', param('id')),
+    .selectFrom('containers')
+    .select([sql<'container' | 'pod'>`'container'`.as('kind'), 'id', 'name', 'namespace'])
+    .where((eb) => eb.or([eb('id', '=', param('id')), eb('name', '=', param('name'))]))
+    .unionAll(
+      db
+        .selectFrom('pods')
+        .select([sql<'container' | 'pod'>`'pod'`.as('kind'), 'id', 'name', 'namespace'])
+        .where((eb) => eb.or([eb('id', '=', param('id')), eb('name', '=', param('name'))])),
+    ),
 );
 
 // --- containers ---
-const containerColumns = ['id', 'name', 'namespace', 'pod_id', 'config_json', 'state_json'] as const;
+export const containerColumns = ['id', 'name', 'namespace', 'pod_id', 'config_json', 'state_json'] as const;
 /** The columns every container read returns. */
 export type ContainerRecord = Pick<ContainerRow, (typeof containerColumns)[number]>;
 
 export const getContainer = defineQuery('getContainer', (db) =>
   db.selectFrom('containers').select(containerColumns).where('id', '=', param('id')),
 );
-export const lookupContainer = rankedLookup<ContainerRecord>('lookupContainer', 'containers', containerColumns);
 export const allContainers = defineQuery('allContainers', (db) =>
   db
     .selectFrom('containers')
@@ -219,14 +158,13 @@ export const pruneExitCodes = defineQuery('pruneExitCodes', (db) =>
 export const deleteAllExitCodes = defineQuery('deleteAllExitCodes', (db) => db.deleteFrom('exit_codes'));
 
 // --- pods ---
-const podColumns = ['id', 'name', 'namespace', 'config_json', 'state_json'] as const;
+export const podColumns = ['id', 'name', 'namespace', 'config_json', 'state_json'] as const;
 /** The columns every pod read returns. */
 export type PodRecord = Pick<PodRow, (typeof podColumns)[number]>;
 
 export const getPod = defineQuery('getPod', (db) =>
   db.selectFrom('pods').select(podColumns).where('id', '=', param('id')),
 );
-export const lookupPod = rankedLookup<PodRecord>('lookupPod', 'pods', podColumns);
 export const allPods = defineQuery('allPods', (db) =>
   db
     .selectFrom('pods')
@@ -266,33 +204,12 @@ export const updatePodState = defineQuery('updatePodState', (db) =>
 export const deletePod = defineQuery('deletePod', (db) => db.deleteFrom('pods').where('id', '=', param('id')));
 
 // --- volumes ---
-const volumeColumns = ['name', 'namespace', 'config_json', 'state_json'] as const;
+export const volumeColumns = ['name', 'namespace', 'config_json', 'state_json'] as const;
+/** The columns every volume read returns. */
+export type VolumeRecord = Pick<VolumeRow, (typeof volumeColumns)[number]>;
 
 export const getVolume = defineQuery('getVolume', (db) =>
   db.selectFrom('volumes').select(volumeColumns).where('name', '=', param('name')),
-);
-/** Exact name (rank 0), else up to two literal name-prefix matches (rank 2). */
-export const lookupVolume = defineQuery('lookupVolume', (db) =>
-  db
-    .selectFrom('volumes')
-    .select([sql<number>`0`.as('rank'), ...volumeColumns])
-    .where('name', '=', param('x'))
-    .where(inNamespace)
-    .unionAll(
-      db
-        .selectFrom((sub) =>
-          sub
-            .selectFrom('volumes')
-            .select([sql<number>`2`.as('rank'), ...volumeColumns])
-            .where('name', '>', param('x'))
-            .where('name', '<', param('hi'))
-            .where(inNamespace)
-            .orderBy('name')
-            .limit(sql.lit(2))
-            .as('prefixed'),
-        )
-        .selectAll(),
-    ),
 );
 export const allVolumes = defineQuery('allVolumes', (db) =>
   db
@@ -337,57 +254,6 @@ export const everyVolumeState = defineQuery('everyVolumeState', (db) =>
   db.selectFrom('volumes').select(['name', 'state_json']),
 );
 
-// --- events ---
-export const insertEvent = defineQuery('insertEvent', (db) =>
-  db.insertInto('events').values({
-    ts: param<number>('ts'),
-    namespace: param('namespace'),
-    type: param('type'),
-    subject_kind: param('kind'),
-    subject_id: param<string | null>('subjectId'),
-    subject_name: param<string | null>('subjectName'),
-    actor: param('actor'),
-    data_json: param('data'),
-  }),
-);
-export const listEvents = defineQuery('listEvents', (db) =>
-  db
-    .selectFrom('events')
-    .selectAll()
-    .where('seq', '>', param<number>('since'))
-    .where('seq', '<=', param<number>('until'))
-    .where(inNamespace)
-    .orderBy('seq')
-    .limit(param<number>('limit')),
-);
-export const lastEventSeq = defineQuery('lastEventSeq', (db) =>
-  db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq')),
-);
-/** The first event at or after a time, for `--since TIME`. */
-export const firstSeqAtOrAfter = defineQuery('firstSeqAtOrAfter', (db) =>
-  db
-    .selectFrom('events')
-    .select((eb) => eb.fn.min('seq').as('seq'))
-    .where('ts', '>=', param<number>('ts')),
-);
-/** The newest seq of the next batch of events to prune: beyond the count limit or too old. */
-export const pruneEventsUpTo = defineQuery('pruneEventsUpTo', (db) =>
-  db
-    .selectFrom((sub) =>
-      sub
-        .selectFrom('events')
-        .select('seq')
-        .where((w) => w.or([w('seq', '<=', param<number>('through')), w('ts', '<', param<number>('before'))]))
-        .orderBy('seq')
-        .limit(sql.lit(1000))
-        .as('batch'),
-    )
-    .select((eb) => eb.fn.max('seq').as('seq')),
-);
-export const deleteEventsThrough = defineQuery('deleteEventsThrough', (db) =>
-  db.deleteFrom('events').where('seq', '<=', param<number>('through')),
-);
-
 // --- repair: rows whose references dangle (possible only if foreign keys were off) ---
 
 /** `NOT EXISTS` a row of `table` whose `column` equals the outer `ref`. */
@@ -416,16 +282,4 @@ export const danglingContainerVolumes = defineQuery('danglingContainerVolumes', 
 );
 export const danglingExecSessions = defineQuery('danglingExecSessions', (db) =>
   db.deleteFrom('exec_sessions').where(missing('containers', 'id', 'exec_sessions.container_id')),
-);
-/** Registry entries naming neither a container nor a pod (what danglingObjectIds removes). */
-export const countDanglingObjectIds = defineQuery('countDanglingObjectIds', (db) =>
-  db
-    .selectFrom('object_ids')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where((eb) => eb.and([missing('containers', 'id', 'object_ids.id'), missing('pods', 'id', 'object_ids.id')])),
-);
-export const danglingObjectIds = defineQuery('danglingObjectIds', (db) =>
-  db
-    .deleteFrom('object_ids')
-    .where((eb) => eb.and([missing('containers', 'id', 'object_ids.id'), missing('pods', 'id', 'object_ids.id')])),
 );
