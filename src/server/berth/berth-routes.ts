@@ -1,0 +1,67 @@
+import type { BerthStore } from '../../berth-store.js';
+import { BerthError } from '../../errors.js';
+import { HttpError } from '../http-error.js';
+import { sendJson } from '../http-response.js';
+import { readJsonBody } from '../request-body.js';
+import type { RouteHandler } from '../request-context.js';
+import { streamEvents, type EventStreamOptions } from './event-stream.js';
+
+/*
+ * berth's own API under /v1: the state snapshot, object listings, workspaces, locks,
+ * health, the event stream, and force-unlock. Every answer is a store call's result.
+ */
+
+const ROUTES =
+  'GET /v1/state, /v1/events, /v1/containers, /v1/pods, /v1/volumes, /v1/workspaces, /v1/locks, /v1/health, POST /v1/locks/{key}/force-unlock';
+
+/** The /v1 routes over `store`; every other /v1 path is a 404 that lists them. */
+export function berthRoutes(store: BerthStore, opts: EventStreamOptions): RouteHandler {
+  return async (ctx) => {
+    const { req, res, path } = ctx;
+    if (path !== '/v1' && !path.startsWith('/v1/')) return false;
+    if (req.method === 'GET') {
+      switch (path) {
+        case '/v1/state':
+          sendJson(res, 200, await store.snapshot());
+          return true;
+        case '/v1/containers':
+          sendJson(res, 200, await store.allContainers());
+          return true;
+        case '/v1/pods':
+          sendJson(res, 200, await store.allPods());
+          return true;
+        case '/v1/volumes':
+          sendJson(res, 200, await store.allVolumes());
+          return true;
+        case '/v1/workspaces':
+          sendJson(res, 200, await store.workspaces.list());
+          return true;
+        case '/v1/locks':
+          sendJson(res, 200, await store.locks.list());
+          return true;
+        case '/v1/events':
+          await streamEvents(store, ctx, opts);
+          return true;
+        case '/v1/health':
+          sendJson(res, 200, { ok: true, seq: await store.events.lastSeq() });
+          return true;
+      }
+    }
+    const unlock = /^\/v1\/locks\/(.+)\/force-unlock$/.exec(path);
+    if (unlock && req.method === 'POST') {
+      const body = (await readJsonBody(ctx, '{"lockId": "..."}')) as { lockId?: unknown } | undefined;
+      if (typeof body !== 'object' || body === null || typeof body.lockId !== 'string' || body.lockId === '') {
+        throw new BerthError('INVALID_ARGUMENT', 'send the exact id of the lock to break: {"lockId": "..."}');
+      }
+      let key: string;
+      try {
+        key = decodeURIComponent(unlock[1]!);
+      } catch {
+        throw new BerthError('INVALID_ARGUMENT', 'the lock key in the path is not valid percent-encoding');
+      }
+      sendJson(res, 200, { removed: await store.locks.forceUnlock(key, body.lockId) });
+      return true;
+    }
+    throw new HttpError(404, 'NOT_FOUND', `no ${req.method} ${path}; see ${ROUTES}`);
+  };
+}
