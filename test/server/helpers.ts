@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -147,61 +147,44 @@ export interface RequestOptions {
   key?: string;
 }
 
+/** The text parsed as JSON, or undefined when it is not JSON. */
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One request to `base` (`http://127.0.0.1:…`, `https://127.0.0.1:…` or `unix:///path`);
  * resolves with the whole answer, rejects on a connection or TLS error.
  */
-export function request(base: string, path: string, opts: RequestOptions = {}): Promise<Reply> {
-  const headers = { connection: 'close', ...opts.headers };
-  const method = opts.method ?? 'GET';
-  let req;
-  const onResponse = (
-    res: import('node:http').IncomingMessage,
-    resolve: (r: Reply) => void,
-    reject: (e: Error) => void,
-  ): void => {
-    let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (d: string) => (text += d));
-    res.on('error', reject);
-    res.on('end', () => {
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-    });
+export async function request(base: string, path: string, opts: RequestOptions = {}): Promise<Reply> {
+  const common = { method: opts.method ?? 'GET', headers: { connection: 'close', ...opts.headers }, agent: false };
+  const tls = {
+    ...(opts.ca ? { ca: readFileSync(opts.ca) } : {}),
+    ...(opts.cert ? { cert: readFileSync(opts.cert) } : {}),
+    ...(opts.key ? { key: readFileSync(opts.key) } : {}),
   };
-  return new Promise<Reply>((resolve, reject) => {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    let req: ClientRequest;
     if (base.startsWith('unix://')) {
-      req = httpRequest({ socketPath: base.slice('unix://'.length), path, method, headers, agent: false }, (res) =>
-        onResponse(res, resolve, reject),
-      );
+      req = httpRequest({ ...common, socketPath: base.slice('unix://'.length), path }, resolve);
     } else {
       const url = new URL(path, base);
       expect(['127.0.0.1', 'localhost'], 'the suite only talks to loopback').toContain(url.hostname);
-      if (url.protocol === 'https:') {
-        req = httpsRequest(
-          url,
-          {
-            method,
-            headers,
-            agent: false,
-            ...(opts.ca ? { ca: readFileSync(opts.ca) } : {}),
-            ...(opts.cert ? { cert: readFileSync(opts.cert) } : {}),
-            ...(opts.key ? { key: readFileSync(opts.key) } : {}),
-          },
-          (res) => onResponse(res, resolve, reject),
-        );
-      } else {
-        req = httpRequest(url, { method, headers, agent: false }, (res) => onResponse(res, resolve, reject));
-      }
+      req =
+        url.protocol === 'https:'
+          ? httpsRequest(url, { ...common, ...tls }, resolve)
+          : httpRequest(url, common, resolve);
     }
     req.on('error', reject);
     req.end(opts.body);
   });
+  let text = '';
+  for await (const chunk of res.setEncoding('utf8')) text += chunk as string;
+  return { status: res.statusCode ?? 0, headers: res.headers, text, json: jsonOrUndefined(text) };
 }
 
 export interface CurlResult {
@@ -221,14 +204,8 @@ export function curl(args: readonly string[]): Promise<CurlResult> {
       { encoding: 'utf8' },
       (err, stdout, stderr) => {
         const at = stdout.lastIndexOf('\n');
-        const body = stdout.slice(0, Math.max(at, 0));
-        let json: unknown;
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
         const exit = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        const json = jsonOrUndefined(stdout.slice(0, Math.max(at, 0)));
         resolve({ exit, status: Number(stdout.slice(at + 1)) || 0, json, stderr });
       },
     );

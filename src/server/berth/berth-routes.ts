@@ -14,38 +14,30 @@ import { streamEvents, type EventStreamOptions } from './event-stream.js';
 const ROUTES =
   'GET /v1/state, /v1/events, /v1/containers, /v1/pods, /v1/volumes, /v1/workspaces, /v1/locks, /v1/health, POST /v1/locks/{key}/force-unlock';
 
+/** The GET routes that answer one store read as JSON. */
+const READS = new Map<string, (store: BerthStore) => Promise<unknown>>([
+  ['/v1/state', (store) => store.snapshot()],
+  ['/v1/containers', (store) => store.allContainers()],
+  ['/v1/pods', (store) => store.allPods()],
+  ['/v1/volumes', (store) => store.allVolumes()],
+  ['/v1/workspaces', (store) => store.workspaces.list()],
+  ['/v1/locks', (store) => store.locks.list()],
+  ['/v1/health', async (store) => ({ ok: true, seq: await store.events.lastSeq() })],
+]);
+
 /** The /v1 routes over `store`; every other /v1 path is a 404 that lists them. */
 export function berthRoutes(store: BerthStore, opts: EventStreamOptions): RouteHandler {
   return async (ctx) => {
     const { req, res, path } = ctx;
     if (path !== '/v1' && !path.startsWith('/v1/')) return false;
-    if (req.method === 'GET') {
-      switch (path) {
-        case '/v1/state':
-          sendJson(res, 200, await store.snapshot());
-          return true;
-        case '/v1/containers':
-          sendJson(res, 200, await store.allContainers());
-          return true;
-        case '/v1/pods':
-          sendJson(res, 200, await store.allPods());
-          return true;
-        case '/v1/volumes':
-          sendJson(res, 200, await store.allVolumes());
-          return true;
-        case '/v1/workspaces':
-          sendJson(res, 200, await store.workspaces.list());
-          return true;
-        case '/v1/locks':
-          sendJson(res, 200, await store.locks.list());
-          return true;
-        case '/v1/events':
-          await streamEvents(store, ctx, opts);
-          return true;
-        case '/v1/health':
-          sendJson(res, 200, { ok: true, seq: await store.events.lastSeq() });
-          return true;
-      }
+    const read = req.method === 'GET' ? READS.get(path) : undefined;
+    if (read) {
+      sendJson(res, 200, await read(store));
+      return true;
+    }
+    if (req.method === 'GET' && path === '/v1/events') {
+      await streamEvents(store, ctx, opts);
+      return true;
     }
     const unlock = /^\/v1\/locks\/(.+)\/force-unlock$/.exec(path);
     if (unlock && req.method === 'POST') {
