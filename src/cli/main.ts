@@ -20,6 +20,7 @@ const modules = {
   admin: () => import('./commands/admin.js'),
   stack: () => import('./commands/stack.js'),
   events: () => import('./commands/events.js'),
+  serve: () => import('./commands/serve.js'),
 } satisfies Record<string, Loader>;
 
 let exitCode: number = EXIT.ok;
@@ -306,10 +307,31 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('serve the HTTP API: state, events (NDJSON or SSE), objects, force-unlock')
-    .option('--listen <HOST:PORT>', 'address to listen on (off loopback a token is required)', '127.0.0.1:7483')
-    .option('--token <TOKEN>', 'bearer token clients must send (default: $BERTH_TOKEN)')
+    .option(
+      '--listen <ADDRESS>',
+      'HOST:PORT or unix:///path.sock, repeatable (default: 127.0.0.1:7483); off loopback a token and TLS are required',
+      collect,
+    )
+    .addOption(new Option('--token-file <FILE>', 'read the token clients must send from FILE').conflicts('token'))
+    .option(
+      '--token <TOKEN>',
+      'the token clients must send (default: $BERTH_TOKEN); other local users see it in ps, prefer --token-file',
+    )
+    .option('--tls-cert <FILE>', 'serve TLS with this PEM certificate (chain)')
+    .option('--tls-key <FILE>', 'the PEM private key of --tls-cert')
+    .option('--tls-client-ca <FILE>', 'require client certificates signed by this PEM CA')
+    .addOption(
+      new Option('--insecure-http', 'allow plain HTTP off loopback (behind a TLS-terminating proxy)').conflicts(
+        'tlsCert',
+      ),
+    )
+    .option('--max-body <SIZE>', 'the largest request body: 64MiB, 10MB, 512k or bytes (default: 64MiB)')
     .option('--heartbeat <DURATION>', 'keep-alive interval on event streams', '15s')
-    .action(run('events', 'serve'));
+    .hook('preAction', async (cmd) => {
+      const { checkServeUsage } = await import('./commands/serve.js');
+      checkServeUsage(cmd);
+    })
+    .action(run('serve', 'serve'));
 
   program.command('init').description('create the store if needed').action(run('admin', 'init'));
   program

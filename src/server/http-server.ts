@@ -1,138 +1,231 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions } from 'node:https';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Store } from '../store.js';
-import type { BerthEvent } from '../engine/types.js';
-import { BerthError, type ErrorCode } from '../errors.js';
+import { BerthError } from '../errors.js';
+import { berthRoutes } from './berth/berth-routes.js';
+import { formatByteSize, MAX_BYTE_SIZE } from './byte-size.js';
+import { HttpError, type HttpErrorCode } from './http-error.js';
+import { sendError } from './http-response.js';
+import { formatListenAddress, isReachableFromOtherMachines, type ListenAddress } from './listen-address.js';
+import { bodyTooLarge, shuttingDown } from './request-body.js';
+import type { RequestContext, RouteHandler } from './request-context.js';
+import { secureServerOptions, type ServeTls } from './tls-options.js';
+import { AUTH_CHALLENGES, isUsableToken, presentedToken, tokenMatches } from './token-auth.js';
+import { claimSocketPath, listenOnSocket, removeSocket } from './unix-socket.js';
 
 /*
- * berth's HTTP API (Node's own http): the state snapshot, the event stream (NDJSON or
- * Server-Sent Events, resumable by seq), object listings, and force-unlock.
+ * `berth serve`'s transport (Node's own http and https): its listeners (TCP, TLS, unix
+ * sockets), the token check, the body limit, a shutdown that drains what is in flight,
+ * and the dispatch of each request to a family of routes. The routes themselves live in
+ * one folder per protocol (`berth/` for berth's own /v1).
  */
 
+/** Where berth serve listens unless told otherwise. */
+export const DEFAULT_LISTEN: ListenAddress & { kind: 'tcp' } = { kind: 'tcp', host: '127.0.0.1', port: 7483 };
+
+/** The default `--max-body`: a Terraform state of thousands of resources fits. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
+
+/** How long a shutdown waits for requests in flight before it cuts their connections. */
+const DRAIN_MS = 5000;
+
+/**
+ * After answering a request whose body was not read to its end, what still arrives is
+ * discarded for up to this long, or this much, before the connection is dropped: enough
+ * for a client to read the answer (a reset would destroy it unread), little enough to
+ * bound what a client can make the server take in vain.
+ */
+const CUT_OFF_GRACE_MS = 5000;
+const CUT_OFF_MAX_BYTES = 64 * 1024 ** 2;
+
 export interface ServeOptions {
-  host: string;
-  port: number;
-  /** Bearer token; required when listening off loopback. */
+  /** Addresses to listen on (default: 127.0.0.1:7483). */
+  listen?: readonly ListenAddress[];
+  /** One TCP host, when `listen` is not given (with `port`, 7483 by default). */
+  host?: string;
+  port?: number;
+  /** The token every request must present; required when listening off loopback. */
   token?: string;
+  /** Serve TLS on every TCP listener; required off loopback unless `insecureHttp`. */
+  tls?: ServeTls;
+  /** Allow plain HTTP off loopback (a TLS-terminating proxy in front of berth). */
+  insecureHttp?: boolean;
+  /** The largest request body accepted (default 64 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
   /** Interval of keep-alive heartbeats on event streams (default 15 s). */
   heartbeatMs?: number;
   /** How often a stream polls the journal for new events (default 100 ms). */
   pollMs?: number;
+  /** How long a shutdown waits for requests in flight (default 5 s). */
+  drainMs?: number;
+  /** Told about errors that are berth's own bugs (answered 500 INTERNAL), to log them. */
+  onInternalError?: (err: unknown, req: IncomingMessage) => void;
 }
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  NO_SUCH_CONTAINER: 404,
-  NO_SUCH_POD: 404,
-  NO_SUCH_VOLUME: 404,
-  NO_SUCH_WORKSPACE: 404,
-  NOT_LOCKED: 404,
-  LOCK_ID_MISMATCH: 409,
-  LOCKED: 409,
-  INVALID_ARGUMENT: 400,
-  EMPTY_ID: 400,
-  STORE_BUSY: 503,
-  STORE_CLOSED: 503,
-};
-
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Constant-time token comparison (over digests, so lengths leak nothing either). */
-function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, err: unknown): void {
-  const e =
-    err instanceof BerthError
-      ? err
-      : new BerthError('INTERNAL', `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
-  const status = HTTP_STATUS[e.code] ?? (e.code === 'INTERNAL' ? 500 : 400);
-  if (!res.headersSent) sendJson(res, status, { error: e.toJSON() });
-  else res.destroy();
-}
-
-function parseSeq(value: string | null | undefined, what: string): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value)) {
-    throw new BerthError('INVALID_ARGUMENT', `${what} must be an event sequence number, not ${JSON.stringify(value)}`);
-  }
-  return Number(value);
-}
-
-async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BerthError('INVALID_ARGUMENT', `request body is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new BerthError('INVALID_ARGUMENT', 'request body is not JSON; send {"lockId": "..."}');
-  }
-}
-
-/** A running server; `close()` stops streams and waits for requests to finish. */
+/** A running server; `close()` ends streams, drains requests and releases every address. */
 export interface RunningServer {
-  server: Server;
+  /** The first listener. */
+  server: NetServer;
+  servers: NetServer[];
+  /** The first listener's URL (`http://127.0.0.1:7483`, `https://…`, `unix:///…`). */
   url: string;
-  close(): Promise<void>;
+  urls: string[];
+  /** Stops; `force` cuts the connections still draining at once. */
+  close(opts?: { force?: boolean }): Promise<void>;
+}
+
+interface ServePlan {
+  addresses: readonly ListenAddress[];
+  token: string | undefined;
+  secure: ServerOptions | undefined;
+  maxBodyBytes: number;
+}
+
+function planServe(opts: ServeOptions): ServePlan {
+  const addresses = opts.listen ?? [
+    { kind: 'tcp', host: opts.host ?? DEFAULT_LISTEN.host, port: opts.port ?? DEFAULT_LISTEN.port },
+  ];
+  if (addresses.length === 0) throw new BerthError('INVALID_ARGUMENT', 'berth serve needs an address to listen on');
+  const token = opts.token || undefined;
+  if (token !== undefined && !isUsableToken(token)) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      'the token holds a space, a control or a non-ASCII character, which an HTTP header cannot carry; use visible ASCII only (e.g. openssl rand -hex 32)',
+    );
+  }
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1 || maxBodyBytes > MAX_BYTE_SIZE) {
+    throw new BerthError('INVALID_ARGUMENT', `the body limit must be 1 byte to ${formatByteSize(MAX_BYTE_SIZE)}`);
+  }
+  const exposed = addresses.filter(isReachableFromOtherMachines);
+  const missing = [
+    ...(token === undefined ? ['a token (BERTH_TOKEN or --token-file FILE)'] : []),
+    ...(opts.tls === undefined && !opts.insecureHttp
+      ? ['TLS (--tls-cert FILE --tls-key FILE; or --insecure-http if a TLS proxy in front of it terminates TLS)']
+      : []),
+  ];
+  if (exposed.length > 0 && missing.length > 0) {
+    // Off loopback a token in clear could be read on the wire, and the state with it.
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `--listen ${exposed.map(formatListenAddress).join(' --listen ')} opens the store to other machines, so berth serve needs ${missing.join(' and ')}`,
+      { details: { listen: exposed.map(formatListenAddress) } },
+    );
+  }
+  const secure = opts.tls === undefined ? undefined : secureServerOptions(opts.tls);
+  return { addresses, token, secure, maxBodyBytes };
 }
 
 /**
- * Starts the HTTP API on `host:port`.
- * @throws INVALID_ARGUMENT when listening off loopback without a token
+ * Checks options as {@link startServer} would, without binding anything (so the CLI can
+ * refuse before it opens a store).
+ * @throws INVALID_ARGUMENT as {@link startServer}
+ */
+export function checkServeOptions(opts: ServeOptions): void {
+  planServe(opts);
+}
+
+function listenTcp(server: NetServer, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The URL of a listener once bound (port 0 resolved). */
+function listenerUrl(server: NetServer, address: ListenAddress, secure: boolean): string {
+  if (address.kind === 'unix') return `unix://${address.path}`;
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return `${secure ? 'https' : 'http'}://${host}:${bound.port}`;
+}
+
+/**
+ * Answers a request the HTTP parser refused (malformed, headers too large, too slow) with
+ * berth's JSON error, as Node's default handler would answer with an empty body.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const pending = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message]: [number, HttpErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'BAD_REQUEST', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error: new HttpError(status, code, message).toJSON() });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * After answering a request whose body was not read to its end, discards what still
+ * arrives until the body ends, or the grace time or byte budget runs out, and then drops
+ * the connection. (No early FIN: Node's own client fails a request whose connection
+ * half-closes while it is still sending, sometimes before it has read the answer.)
+ */
+function cutOff(req: IncomingMessage): void {
+  const socket = req.socket;
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > CUT_OFF_MAX_BYTES) socket.destroy();
+  });
+  req.resume();
+  const timer = setTimeout(() => socket.destroy(), CUT_OFF_GRACE_MS).unref();
+  req.once('end', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Starts berth's HTTP API on every address of `opts.listen` (nothing stays bound if one
+ * of them fails).
+ * @throws INVALID_ARGUMENT for an address off loopback without a token or TLS, a bad
+ * token, certificate, key or limit, or an address that cannot be bound
  */
 export async function startServer(store: Store, opts: ServeOptions): Promise<RunningServer> {
-  if (!isLoopback(opts.host) && !opts.token) {
-    throw new BerthError(
-      'INVALID_ARGUMENT',
-      `listening on ${opts.host} exposes the store beyond this machine; set a bearer token with --token or BERTH_TOKEN`,
-    );
-  }
-  const streams = new Set<AbortController>();
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  const pollMs = opts.pollMs ?? 100;
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => sendError(res, err));
-  });
+  const { addresses, token, secure, maxBodyBytes } = planServe(opts);
+  const shutdown = new AbortController();
+  const routes: RouteHandler[] = [
+    berthRoutes(store, { heartbeatMs: opts.heartbeatMs ?? 15_000, pollMs: opts.pollMs ?? 100 }),
+  ];
+  const inFlight = new Set<ServerResponse>();
+  const drainWaiters: (() => void)[] = [];
+  // Every connection (cut at the end of a shutdown), and those speaking HTTP, after TLS if
+  // any (closed at its start unless a response is under way on them).
+  const sockets = new Set<Socket>();
+  const httpSockets = new Set<Socket>();
+  const track =
+    (set: Set<Socket>) =>
+    (socket: Socket): void => {
+      set.add(socket);
+      socket.once('close', () => set.delete(socket));
+    };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (opts.token) {
-      const auth = req.headers.authorization ?? '';
-      const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-      if (!tokenMatches(given, opts.token)) {
-        res.setHeader('www-authenticate', 'Bearer');
-        sendJson(res, 401, {
-          error: {
-            code: 'UNAUTHORIZED',
-            message: 'missing or wrong bearer token; send Authorization: Bearer <token>',
-            details: {},
-          },
-        });
-        return;
-      }
+    // A request on a kept-alive connection after shutdown began.
+    if (shutdown.signal.aborted) throw shuttingDown();
+    if (token !== undefined && !tokenMatches(presentedToken(req.headers.authorization), token)) {
+      throw new HttpError(
+        401,
+        'UNAUTHORIZED',
+        'missing or wrong token; send Authorization: Bearer <token>, or the token as the password of basic auth',
+        { headers: { 'www-authenticate': AUTH_CHALLENGES } },
+      );
     }
+    // Refused before reading: the client is told at once, and nothing is received in vain.
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://berth');
@@ -140,139 +233,102 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
       throw new BerthError('INVALID_ARGUMENT', `the request path ${JSON.stringify(req.url)} is not a valid URL path`);
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    if (req.method === 'GET') {
-      switch (path) {
-        case '/v1/state':
-          return sendJson(res, 200, await store.snapshot());
-        case '/v1/containers':
-          return sendJson(res, 200, await store.allContainers());
-        case '/v1/pods':
-          return sendJson(res, 200, await store.allPods());
-        case '/v1/volumes':
-          return sendJson(res, 200, await store.allVolumes());
-        case '/v1/workspaces':
-          return sendJson(res, 200, await store.workspaces.list());
-        case '/v1/locks':
-          return sendJson(res, 200, await store.locks.list());
-        case '/v1/events':
-          return streamEvents(req, res, url);
-        case '/v1/health':
-          return sendJson(res, 200, { ok: true, seq: await store.events.lastSeq() });
-      }
-    }
-    const unlock = /^\/v1\/locks\/(.+)\/force-unlock$/.exec(path);
-    if (unlock && req.method === 'POST') {
-      const body = (await readBody(req)) as { lockId?: unknown } | null;
-      if (typeof body !== 'object' || body === null || typeof body.lockId !== 'string' || body.lockId === '') {
-        throw new BerthError('INVALID_ARGUMENT', 'send the exact id of the lock to break: {"lockId": "..."}');
-      }
-      let key: string;
-      try {
-        key = decodeURIComponent(unlock[1]!);
-      } catch {
-        throw new BerthError('INVALID_ARGUMENT', 'the lock key in the path is not valid percent-encoding');
-      }
-      const removed = await store.locks.forceUnlock(key, body.lockId);
-      return sendJson(res, 200, { removed });
-    }
-    sendJson(res, path.startsWith('/v1/') ? 404 : 404, {
-      error: {
-        code: 'NOT_FOUND',
-        message: `no ${req.method} ${path}; see GET /v1/state, /v1/events, /v1/containers, /v1/pods, /v1/volumes, /v1/workspaces, /v1/locks, POST /v1/locks/{key}/force-unlock`,
-        details: {},
-      },
-    });
+    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal };
+    for (const route of routes) if (await route(ctx)) return;
+    throw new HttpError(404, 'NOT_FOUND', `no ${req.method} ${path}; berth's API is under /v1 (GET /v1/health)`);
   }
 
-  async function streamEvents(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const sse = (req.headers.accept ?? '').includes('text/event-stream') || url.searchParams.get('format') === 'sse';
-    const since =
-      parseSeq(url.searchParams.get('since'), 'since') ??
-      parseSeq(req.headers['last-event-id'] as string | undefined, 'Last-Event-ID') ??
-      (await store.events.lastSeq());
-    const until = parseSeq(url.searchParams.get('until'), 'until');
-    const follow = url.searchParams.get('follow') !== 'false' && until === undefined;
-    const types = url.searchParams.getAll('type');
-    const write = (ev: BerthEvent | Record<string, unknown>, id?: number): boolean =>
-      res.write(
-        sse ? `${id !== undefined ? `id: ${id}\n` : ''}data: ${JSON.stringify(ev)}\n\n` : JSON.stringify(ev) + '\n',
-      );
-
-    res.writeHead(200, {
-      'content-type': sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) for (const wake of drainWaiters.splice(0)) wake();
     });
-    // Send the headers now: a client must see the stream open before the first event.
-    res.flushHeaders();
-    if (since < (await store.events.prunedThrough())) {
-      // The reader missed events that retention dropped: it must start from a snapshot.
-      write({
-        type: 'resync_required',
-        since,
-        message: 'events after this seq were pruned; GET /v1/state and resume from its seq',
-      });
-      res.end();
-      return;
-    }
-    if (!follow) {
-      for (const ev of await store.events.list({ since, ...(until !== undefined ? { until } : {}), types }))
-        write(ev, ev.seq);
-      res.end();
-      return;
-    }
-    const ctl = new AbortController();
-    streams.add(ctl);
-    const stop = (): void => ctl.abort();
-    req.on('close', stop);
-    res.on('close', stop);
-    const heartbeat = setInterval(() => {
-      res.write(sse ? ': heartbeat\n\n' : '\n');
-    }, heartbeatMs);
-    try {
-      for await (const ev of store.events.follow({ since, signal: ctl.signal, pollMs, types })) {
-        if (!write(ev, ev.seq)) {
-          // A slow reader: wait for its socket to drain instead of buffering without bound.
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done);
-              ctl.signal.removeEventListener('abort', done);
-              resolve();
-            };
-            res.once('drain', done);
-            ctl.signal.addEventListener('abort', done, { once: true });
-          });
-        }
-      }
-    } finally {
-      clearInterval(heartbeat);
-      streams.delete(ctl);
-      res.end();
-    }
-  }
+    res.once('finish', () => {
+      if (!req.complete) cutOff(req);
+    });
+    handle(req, res).catch((err: unknown) => {
+      if (sendError(res, err).internal) opts.onInternalError?.(err, req);
+    });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new BerthError(
-          'INVALID_ARGUMENT',
-          `cannot listen on ${opts.host}:${opts.port}: ${err.message}; choose another --listen address`,
-          {
-            cause: err,
-          },
-        ),
-      ),
+  const listeners: { server: HttpServer | HttpsServer; url: string; socket?: { path: string; ino: number } }[] = [];
+  // net.Server's own close stops listening and nothing more: http.Server's would also drop
+  // every connection whose response was ended but not yet read by its client.
+  const stopListening = (): Promise<unknown> =>
+    Promise.all(
+      listeners.map((l) => new Promise<void>((resolve) => NetServer.prototype.close.call(l.server, () => resolve()))),
     );
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  try {
+    for (const address of addresses) {
+      const tls = secure !== undefined && address.kind === 'tcp';
+      const server = tls ? createHttpsServer(secure, onRequest) : createHttpServer(onRequest);
+      // Handled like any request: the body is asked for (100 Continue) only when a route reads it.
+      server.on('checkContinue', onRequest);
+      server.on('clientError', answerClientError);
+      server.on('connection', track(sockets));
+      server.on(tls ? 'secureConnection' : 'connection', track(httpSockets));
+      try {
+        if (address.kind === 'unix') {
+          await claimSocketPath(address.path);
+          const ino = await listenOnSocket(server, address.path);
+          listeners.push({ server, url: listenerUrl(server, address, false), socket: { path: address.path, ino } });
+        } else {
+          await listenTcp(server, address.host, address.port);
+          listeners.push({ server, url: listenerUrl(server, address, tls) });
+        }
+      } catch (err) {
+        if (err instanceof BerthError) throw err;
+        throw new BerthError(
+          'INVALID_ARGUMENT',
+          `cannot listen on ${formatListenAddress(address)}: ${(err as Error).message}; choose another --listen address`,
+          { cause: err },
+        );
+      }
+      // Accept errors after this point (EMFILE) are passing: the listener keeps listening.
+      server.on('error', () => undefined);
+    }
+  } catch (err) {
+    await stopListening();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  let endDrain: (() => void) | undefined;
+  const close = async ({ force = false } = {}): Promise<void> => {
+    if (force) endDrain?.();
+    closing ??= (async () => {
+      shutdown.abort(); // streams end, uploads are cut off
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      const stopped = stopListening();
+      // Idle keep-alive connections and requests still arriving are closed now; the rest drain.
+      const busy = new Set([...inFlight].map((res) => res.socket));
+      for (const socket of httpSockets) if (!busy.has(socket)) socket.destroy();
+      if (inFlight.size > 0) {
+        // A ref'd timer bounds the wait and keeps the process alive until it is over.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, force ? 0 : (opts.drainMs ?? DRAIN_MS));
+          endDrain = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          drainWaiters.push(endDrain);
+        });
+      }
+      // Whatever is left (a client still uploading, a TLS handshake, a stalled reader) is cut.
+      for (const socket of [...sockets, ...httpSockets]) socket.destroy();
+      await stopped;
+      for (const l of listeners) l.server.close(); // http's own clean-up (its timeout checks)
+      for (const l of listeners) if (l.socket) removeSocket(l.socket.path, l.socket.ino);
+    })();
+    return closing;
+  };
+
   return {
-    server,
-    url: `http://${host}:${addr.port}`,
-    close: async () => {
-      for (const s of streams) s.abort();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    server: listeners[0]!.server,
+    servers: listeners.map((l) => l.server),
+    url: listeners[0]!.url,
+    urls: listeners.map((l) => l.url),
+    close,
   };
 }

@@ -4,7 +4,7 @@ import { BerthError } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
 import { paint, parseDuration, parseKeyValue } from '../output.js';
 
-/* `berth events` (podman events) and `berth serve` (the HTTP API). */
+/* `berth events` (podman events). */
 
 /**
  * A point in the journal: a seq, an RFC 3339 time, or a duration before now (`10m`).
@@ -93,36 +93,4 @@ export async function events(ctx: CliContext, opts: EventsOptions): Promise<void
   );
   if (ctx.json) return ctx.printJson(list);
   for (const e of list) ctx.out(eventLine(ctx, e));
-}
-
-/** `berth serve [--listen HOST:PORT] [--token TOKEN]`: runs until SIGINT or SIGTERM. */
-export async function serve(
-  ctx: CliContext,
-  opts: { listen: string; token?: string; heartbeat?: string },
-): Promise<void> {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(opts.listen);
-  if (!m)
-    throw new BerthError(
-      'INVALID_ARGUMENT',
-      `--listen ${JSON.stringify(opts.listen)} is not HOST:PORT, e.g. 127.0.0.1:7483`,
-    );
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  const token = opts.token ?? (ctx.env.BERTH_TOKEN || undefined);
-  const store = await ctx.open();
-  const { startServer } = await import('../../server/http-server.js');
-  const running = await startServer(store, {
-    host,
-    port: Number(m[2]),
-    ...(token ? { token } : {}),
-    ...(opts.heartbeat ? { heartbeatMs: parseDuration(opts.heartbeat) } : {}),
-  });
-  ctx.note(
-    `berth serve: listening on ${running.url} (store ${store.location})${token ? ', bearer token required' : ''}`,
-  );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  ctx.note('berth serve: shutting down');
-  await running.close();
 }
