@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Store } from './engine/store.js';
@@ -9,11 +9,12 @@ import { loadSecretsKey } from './engine/secrets.js';
 import { BerthStore } from './berth-store.js';
 import { BerthError } from './errors.js';
 import type { CopyReport } from './db/copy-store.js';
+import { mapDriverError } from './db/driver-errors.js';
 import { resolveStoreLocation } from './store-location.js';
 
 /** Options of {@link openStore} (API.md). */
 export interface OpenStoreOptions {
-  /** A SQLite file, created with its folder if missing. */
+  /** A SQLite file, created with its folder if missing (unless `create` is false). */
   path?: string;
   /** A `postgres://` URL (or a SQLite path). */
   url?: string;
@@ -23,7 +24,19 @@ export interface OpenStoreOptions {
   namespace?: string;
   /** How long to wait for another process's write transaction (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * A handle that only reads: every write fails with INVALID_ARGUMENT. It never creates,
+   * migrates or refreshes the store, so a missing store is NO_SUCH_STORE.
+   */
   readonly?: boolean;
+  /**
+   * Create the store when it does not exist (default true): the SQLite file with its
+   * folders, or the PostgreSQL schema and tables. With false, a missing store is
+   * NO_SUCH_STORE and nothing is created — no file, folder or schema (DESIGN.md §2: what
+   * read-only commands use for an explicitly named store). An existing store may still be
+   * migrated or refreshed.
+   */
+  create?: boolean;
   /** Milliseconds since the epoch (default Date.now); tests move it. */
   clock?: () => number;
   /** This host's boot id (default: the kernel's); simulations of a reboot change it. */
@@ -47,7 +60,9 @@ export interface OpenStoreOptions {
 
 /**
  * Opens (and creates, migrates, and after a reboot refreshes) a berth store.
- * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
+ * @throws NO_SUCH_STORE (missing, with `readonly` or `create: false`), STORE_UNAVAILABLE
+ *   (unusable path, full or read-only disk, no permission, server unreachable),
+ *   STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
  *   INVALID_ARGUMENT, SECRETS_KEY_INVALID
  */
 export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore> {
@@ -81,7 +96,9 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<BerthStore
   const secrets = { key: loadSecretsKey(opts) };
   const readonly = opts.readonly ?? false;
   const actor = opts.actor ?? defaultActor();
-  const shared = await openBackend(location, opts.schema, { readonly, busyTimeoutMs, clock, actor });
+  const create = opts.create ?? true;
+  if (typeof create !== 'boolean') throw new BerthError('INVALID_ARGUMENT', 'create must be true or false');
+  const shared = await openBackend(location, opts.schema, { readonly, create, busyTimeoutMs, clock, actor });
   const store = new BerthStore(
     {
       exec: shared.exec,
@@ -166,60 +183,109 @@ export async function copyStoreTo(
  * it must be an intact berth store no newer than this berth (an older one is migrated)
  * — and the store being replaced is kept as `<store>.before-restore-<time>.db`. Then
  * every row is replaced in one transaction.
- * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, INVALID_ARGUMENT (missing file, not SQLite)
+ * @throws STORE_CORRUPT, SCHEMA_TOO_NEW,
+ *   INVALID_ARGUMENT (missing file, not SQLite), STORE_UNAVAILABLE (no room for the
+ *   check's copy or for the kept store)
  * @returns where the replaced store was kept
  */
 export async function restoreStore(store: Store, file: string): Promise<{ keptAs: string }> {
   const source = resolve(file);
+  return withCheckedBackup(source, store.location, async (copy) => {
+    const keptAs = keptName(store.location);
+    await store.backup(keptAs);
+    try {
+      await store.replaceContents(copy, source);
+    } catch (err) {
+      // Nothing was replaced: a copy of the unchanged store would only pile up on retries.
+      rmSync(keptAs, { force: true });
+      throw err;
+    }
+    return { keptAs };
+  });
+}
+
+function keptName(location: string): string {
+  return `${location}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}.db`;
+}
+
+/**
+ * Copies the backup `source` into a temporary folder, checks the copy (an intact berth
+ * store no newer than this berth; an older one is migrated) and runs `fn` on it.
+ */
+async function withCheckedBackup<T>(source: string, store: string, fn: (copy: string) => Promise<T>): Promise<T> {
   if (!existsSync(source)) {
     throw new BerthError('INVALID_ARGUMENT', `backup ${source} does not exist`, { details: { file: source } });
   }
-  const work = mkdtempSync(join(tmpdir(), 'berth-restore-'));
+  let work: string | undefined;
+  const copy = (): string => {
+    work = mkdtempSync(join(tmpdir(), 'berth-restore-'));
+    const file = join(work, 'restore.db');
+    copyFileSync(source, file);
+    chmodSync(file, 0o600);
+    return file;
+  };
   try {
-    const copy = join(work, 'restore.db');
-    copyFileSync(source, copy);
-    // Checked as it is: no refresh, whatever boot it was taken in.
-    const checked = await openStore({ path: copy, refreshAfterReboot: false }).catch((err: unknown) => {
-      if (err instanceof BerthError && (err.code === 'STORE_CORRUPT' || err.code === 'SCHEMA_TOO_NEW')) {
-        const why =
-          err.code === 'SCHEMA_TOO_NEW'
-            ? 'was written by a newer berth; upgrade berth first'
-            : 'is damaged or is not a berth store';
-        throw new BerthError(err.code, `backup ${source} ${why}; nothing was changed`, {
-          details: { file: source, ...err.details },
-          cause: err,
-        });
-      }
-      throw err;
-    });
+    let checkedCopy: string;
     try {
-      if (checked.migration.from === 0) {
-        throw new BerthError(
-          'STORE_CORRUPT',
-          `${source} is not a berth store (it has no berth schema); nothing was changed`,
-          {
-            details: { file: source },
-          },
-        );
-      }
-      const report = await checked.diagnose();
-      if (report.integrity.join() !== 'ok') {
-        throw new BerthError(
-          'STORE_CORRUPT',
-          `backup ${source} is damaged (${report.integrity.slice(0, 3).join('; ')}); nothing was changed`,
-          {
-            details: { file: source, integrity: report.integrity },
-          },
-        );
-      }
-    } finally {
-      await checked.close();
+      checkedCopy = copy();
+    } catch (err) {
+      throw mapDriverError(err, store, {
+        subject: `the temporary copy of backup ${source}`,
+        path: work ?? tmpdir(),
+        hint: 'or point TMPDIR at a folder with room; nothing was changed',
+      });
     }
-    const keptAs = `${store.location}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}.db`;
-    await store.backup(keptAs);
-    await store.replaceContents(copy, source);
-    return { keptAs };
+    await checkBackup(source, checkedCopy);
+    return await fn(checkedCopy);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Checks the copy of a backup: an intact berth store, no newer than this berth. */
+async function checkBackup(source: string, copy: string): Promise<void> {
+  // Checked as it is: no refresh, whatever boot it was taken in.
+  const checked = await openStore({ path: copy, refreshAfterReboot: false }).catch((err: unknown) => {
+    if (err instanceof BerthError && (err.code === 'STORE_CORRUPT' || err.code === 'SCHEMA_TOO_NEW')) {
+      const why =
+        err.code === 'SCHEMA_TOO_NEW'
+          ? 'was written by a newer berth; upgrade berth first'
+          : 'is damaged or is not a berth store';
+      const { damaged: _damaged, foreign: _foreign, ...rest } = err.details;
+      throw new BerthError(err.code, `backup ${source} ${why}; nothing was changed`, {
+        details: { ...rest, file: source },
+        cause: err,
+      });
+    }
+    if (err instanceof BerthError && err.code === 'STORE_UNAVAILABLE') {
+      throw new BerthError(
+        'STORE_UNAVAILABLE',
+        `backup ${source} could not be checked: ${err.message}; nothing was changed`,
+        {
+          details: { ...err.details, file: source },
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  });
+  try {
+    if (checked.migration.from === 0) {
+      throw new BerthError(
+        'STORE_CORRUPT',
+        `${source} is not a berth store (it has no berth schema); nothing was changed`,
+        { details: { file: source } },
+      );
+    }
+    const report = await checked.diagnose();
+    if (report.integrity.join() !== 'ok') {
+      throw new BerthError(
+        'STORE_CORRUPT',
+        `backup ${source} is damaged (${report.integrity.slice(0, 3).join('; ')}); nothing was changed`,
+        { details: { file: source, integrity: report.integrity } },
+      );
+    }
+  } finally {
+    await checked.close();
   }
 }

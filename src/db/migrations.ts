@@ -120,13 +120,14 @@ export interface MigrationTarget {
  * without any lock (the common case: nothing to do); otherwise, under the backend's
  * cross-process lock, applies each pending file in its own transaction, writing its
  * bookkeeping row first and journaling it as a `store.migrate` event. A store newer
- * than the code is refused untouched.
- * @throws SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, INVALID_ARGUMENT (read-only
- *   handle on an old schema), and the backend's storage errors
+ * than the code is refused untouched; where there is no berth store yet, a read-only or
+ * `create: false` open creates nothing (no schema, no table).
+ * @throws SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, NO_SUCH_STORE, INVALID_ARGUMENT
+ *   (read-only handle on an old schema), and the backend's storage errors
  */
 export async function runMigrations(
   target: MigrationTarget,
-  opts: { readonly: boolean; now: () => number; actor: string },
+  opts: { readonly: boolean; create?: boolean; now: () => number; actor: string },
 ): Promise<MigrationReport> {
   const known = loadMigrations(target.backend);
   const plan = async (): Promise<{ applied: AppliedMigration[]; pending: MigrationFile[] }> => {
@@ -140,6 +141,13 @@ export async function runMigrations(
   const first = await plan();
   const from = first.applied.length;
   if (first.pending.length === 0) return { from, to: from, applied: [] };
+  if (from === 0 && (opts.readonly || opts.create === false)) {
+    throw new BerthError(
+      'NO_SUCH_STORE',
+      `store ${target.location} does not exist (no berth store there yet); create it with \`berth init\`, or open it without readonly`,
+      { details: { store: target.location } },
+    );
+  }
   if (opts.readonly) {
     throw new BerthError(
       'INVALID_ARGUMENT',

@@ -1,8 +1,8 @@
 import type { Backend, QueryRunner, StorageReport } from '../db/executor.js';
 import type { MigrationReport } from '../db/migrations.js';
 import type { LockInfo } from './lock-store.js';
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { BerthError } from '../errors.js';
 import { assertNonEmpty } from './validate.js';
 import type { EngineContext } from './engine-base.js';
@@ -176,7 +176,8 @@ export class Store extends ObjectStore {
   /**
    * A consistent copy of the store in a new file (0600), taken online while writers go
    * on. SQLite only (PostgreSQL: use pg_dump).
-   * @throws INVALID_ARGUMENT (file exists, or not SQLite)
+   * @throws INVALID_ARGUMENT (file exists, or not SQLite), STORE_UNAVAILABLE (the target
+   *   cannot be written: full, read-only, below a file)
    */
   async backup(file: string): Promise<{ file: string; bytes: number }> {
     this.assertOpen();
@@ -189,14 +190,8 @@ export class Store extends ObjectStore {
     }
     assertNonEmpty(file, 'backup file');
     const target = resolve(file);
-    if (existsSync(target)) {
-      throw new BerthError('INVALID_ARGUMENT', `${target} already exists; back up into a new file`, {
-        details: { file: target },
-      });
-    }
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    // The executor checks and creates the target (db/sqlite/backup.ts).
     await exec.backup(target);
-    chmodSync(target, 0o600);
     return { file: target, bytes: statSync(target).size };
   }
 

@@ -3,6 +3,7 @@ import { Kysely, DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryComp
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
 import { statSync } from 'node:fs';
+import { backupSqlite } from './backup.js';
 import type { Executor, QueryRunner, StorageReport, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
 import { TABLES_IN_DEPENDENCY_ORDER, type Database } from '../schema.js';
@@ -80,11 +81,7 @@ export class SqliteExecutor implements Executor {
 
   async backup(file: string): Promise<void> {
     this.assertOpen();
-    try {
-      await this.db.backup(file);
-    } catch (err) {
-      throw mapDriverError(err, this.location);
-    }
+    await backupSqlite(this.db, this.location, file);
   }
 
   async replaceContents(file: string): Promise<void> {
@@ -112,7 +109,7 @@ export class SqliteExecutor implements Executor {
         this.db.exec('DETACH DATABASE restored');
       }
     } catch (err) {
-      throw mapDriverError(err, this.location);
+      throw this.fault(err);
     } finally {
       this.release();
     }
@@ -195,7 +192,7 @@ export class SqliteExecutor implements Executor {
       try {
         begin.run();
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       }
       try {
         const result = await fn(this.tx);
@@ -203,7 +200,7 @@ export class SqliteExecutor implements Executor {
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.rollback.run();
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       }
     } finally {
       if (relaxed && !this.closed) this.syncFull.run();
@@ -218,7 +215,7 @@ export class SqliteExecutor implements Executor {
       try {
         return fn();
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       }
     }
     return this.waitTurn().then(() => {
@@ -226,7 +223,7 @@ export class SqliteExecutor implements Executor {
         this.assertOpen();
         return fn();
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       } finally {
         this.release();
       }
@@ -242,6 +239,11 @@ export class SqliteExecutor implements Executor {
     const next = this.waiting.shift();
     if (next) next();
     else this.busy = false;
+  }
+
+  /** Maps a driver error; SQLITE_READONLY is the caller's mistake only on a read-only handle. */
+  private fault(err: unknown): BerthError {
+    return mapDriverError(err, this.location, { readonlyHandle: this.db.readonly });
   }
 
   private assertOpen(): void {
