@@ -7,9 +7,10 @@ import { openSqlite } from './db/sqlite/open.js';
 import { currentBootId } from './engine/boot-id.js';
 import { loadSecretsKey } from './engine/secrets.js';
 import { BerthStore } from './berth-store.js';
-import { BerthError } from './errors.js';
+import { BerthError, isBerthError } from './errors.js';
 import type { CopyReport } from './db/copy-store.js';
 import { mapDriverError } from './db/driver-errors.js';
+import { inspectDamagedStore, replaceDamagedStore, type DamagedStoreReport } from './db/sqlite/damaged-store.js';
 import { resolveStoreLocation } from './store-location.js';
 
 /** Options of {@link openStore} (API.md). */
@@ -182,8 +183,9 @@ export async function copyStoreTo(
  * Restores a SQLite store from a backup file. The backup is checked first on a copy —
  * it must be an intact berth store no newer than this berth (an older one is migrated)
  * — and the store being replaced is kept as `<store>.before-restore-<time>.db`. Then
- * every row is replaced in one transaction.
- * @throws STORE_CORRUPT, SCHEMA_TOO_NEW,
+ * every row is replaced in one transaction. A store that is itself damaged cannot be
+ * refilled row by row: close it and use {@link restoreDamagedStore}.
+ * @throws STORE_CORRUPT (the backup, or the store: `details.damaged`), SCHEMA_TOO_NEW,
  *   INVALID_ARGUMENT (missing file, not SQLite), STORE_UNAVAILABLE (no room for the
  *   check's copy or for the kept store)
  * @returns where the replaced store was kept
@@ -191,6 +193,14 @@ export async function copyStoreTo(
 export async function restoreStore(store: Store, file: string): Promise<{ keptAs: string }> {
   const source = resolve(file);
   return withCheckedBackup(source, store.location, async (copy) => {
+    const { integrity } = await store.diagnose();
+    if (integrity.join() !== 'ok') {
+      throw new BerthError(
+        'STORE_CORRUPT',
+        `store ${store.location} is damaged (${integrity.slice(0, 3).join('; ')}); close every handle on it and replace its file with \`berth restore ${source} --force\`; nothing was changed`,
+        { details: { store: store.location, damaged: true, integrity } },
+      );
+    }
     const keptAs = keptName(store.location);
     await store.backup(keptAs);
     try {
@@ -202,6 +212,58 @@ export async function restoreStore(store: Store, file: string): Promise<{ keptAs
     }
     return { keptAs };
   });
+}
+
+/**
+ * Restores a SQLite store that does not open because its file is damaged (STORE_CORRUPT
+ * with `details.damaged`): the backup is checked as for {@link restoreStore}, the
+ * damaged file (and its -wal) is moved aside to `<store>.before-restore-<time>.db` as
+ * evidence, and the checked copy is renamed into its place; event seqs continue after
+ * the damaged store's when they can still be read. No handle may be open on the store.
+ * @throws STORE_CORRUPT, SCHEMA_TOO_NEW, INVALID_ARGUMENT, STORE_UNAVAILABLE
+ * @returns where the damaged store was kept
+ */
+export async function restoreDamagedStore(path: string, file: string): Promise<{ keptAs: string }> {
+  const location = resolveStoreLocation(path);
+  if (location.kind !== 'sqlite') {
+    throw new BerthError('INVALID_ARGUMENT', 'PostgreSQL stores are restored with their own tools (pg_restore)');
+  }
+  const source = resolve(file);
+  return withCheckedBackup(source, location.path, async (copy) => {
+    const { lastSeq } = inspectDamagedStore(location.path, { integrity: false });
+    const keptAs = keptName(location.path);
+    replaceDamagedStore(location.path, copy, { keptAs, lastSeq });
+    const store = await openStore({ path: location.path });
+    try {
+      await store.events.append({
+        namespace: '',
+        type: 'store.restore',
+        subject: { kind: 'store' },
+        data: { from: source, keptAs, damaged: true },
+      });
+    } finally {
+      await store.close();
+    }
+    return { keptAs };
+  });
+}
+
+/**
+ * What can be read from a SQLite store that does not open because its file is damaged,
+ * for `berth doctor`; the file is read through a temporary copy and never touched.
+ * @throws STORE_UNAVAILABLE (no room for the copy)
+ */
+export function diagnoseDamagedStore(path: string): DamagedStoreReport {
+  return inspectDamagedStore(resolveStoreLocation(path).kind === 'sqlite' ? resolve(path) : path);
+}
+
+/**
+ * True for the STORE_CORRUPT error of a store whose file is damaged — the error whose
+ * message sends people to `berth doctor` and `berth restore` — and not for a foreign
+ * database, a newer schema or a damaged backup.
+ */
+export function isDamagedStoreError(err: unknown): err is BerthError {
+  return isBerthError(err, 'STORE_CORRUPT') && err.details.damaged === true;
 }
 
 function keptName(location: string): string {
