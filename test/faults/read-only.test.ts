@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { openStore } from '../../src/index.js';
 import { hexId } from '../conformance/builders.js';
 import { requireBuiltCli, show } from '../cli/helpers.js';
@@ -90,16 +90,24 @@ describe.concurrent('a read-only file system', () => {
 });
 
 describe.concurrent('paths this user may not write (CLI as nobody)', () => {
-  /** A folder only root may write, with a store in it that nobody may write too. */
-  function rootFolderWithStore(t: Parameters<typeof openFolder>[0]): string {
+  /** A folder only root may write (0755, owned by root). */
+  function rootOnlyFolder(t: TestContext): string {
     const dir = join(openFolder(t), 'root-only');
     mkdirSync(dir, { mode: 0o755 });
     return dir;
   }
 
+  /** A folder of nobody's own (0700). */
+  function nobodysFolder(t: TestContext): string {
+    const dir = join(openFolder(t), 'mine');
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, NOBODY, NOBODY);
+    return dir;
+  }
+
   it('an unwritable store folder: STORE_UNAVAILABLE naming the folder, for a new store and an existing one', async (t) => {
     t.skip(!IS_ROOT, 'needs root to run berth as another user');
-    const dir = rootFolderWithStore(t);
+    const dir = rootOnlyFolder(t);
     const fresh = await runAs(t, ['--store', join(dir, 'new.db'), '--format', 'json', 'ps', '-a'], { cwd: '/' });
     expect(fresh.code, show(fresh)).toBe(1);
     let err = jsonError(fresh);
@@ -121,10 +129,7 @@ describe.concurrent('paths this user may not write (CLI as nobody)', () => {
 
   it('a 0400 store file: STORE_UNAVAILABLE naming its mode (not "open it without readonly"); doctor is not healthy', async (t) => {
     t.skip(!IS_ROOT, 'needs root to run berth as another user');
-    const dir = join(openFolder(t), 'mine');
-    mkdirSync(dir, { mode: 0o700 });
-    chownSync(dir, NOBODY, NOBODY);
-    const path = join(dir, 'berth.db');
+    const path = join(nobodysFolder(t), 'berth.db');
     const store = await openStore({ path });
     await store.addContainer(container('c'));
     await store.close();
@@ -142,13 +147,11 @@ describe.concurrent('paths this user may not write (CLI as nobody)', () => {
 
   it('a backup into a folder nobody may write, or below a file: STORE_UNAVAILABLE naming the target', async (t) => {
     t.skip(!IS_ROOT, 'needs root to run berth as another user');
-    const mine = join(openFolder(t), 'mine');
-    mkdirSync(mine, { mode: 0o700 });
-    chownSync(mine, NOBODY, NOBODY);
+    const mine = nobodysFolder(t);
     const store = join(mine, 'berth.db');
     const env = { BERTH_STORE: store };
     expect((await runAs(t, ['init'], { cwd: '/', env })).code).toBe(0);
-    const dir = rootFolderWithStore(t);
+    const dir = rootOnlyFolder(t);
     const denied = await runAs(t, ['--format', 'json', 'backup', join(dir, 'b.db')], { cwd: '/', env });
     expect(jsonError(denied)).toMatchObject({ code: 'STORE_UNAVAILABLE' });
     expect(jsonError(denied).message).toMatch(new RegExp(`^backup ${join(dir, 'b.db')}: permission denied on ${dir}`));
