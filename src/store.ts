@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Backend, MigrationReport } from './db/backend.js';
 import { BerthError } from './errors.js';
 import type { EngineContext, Tx } from './engine/context.js';
@@ -948,7 +948,8 @@ export class Store {
   /**
    * A consistent copy of the store in a new file (0600), taken online while writers go
    * on. SQLite only (PostgreSQL: use pg_dump).
-   * @throws INVALID_ARGUMENT (file exists, or not SQLite), STORE_UNAVAILABLE
+   * @throws INVALID_ARGUMENT (file exists, or not SQLite), STORE_UNAVAILABLE (the target
+   *   cannot be written: full, read-only, below a file)
    */
   async backup(file: string): Promise<{ file: string; bytes: number }> {
     this.#assertOutsideTransaction('backup');
@@ -962,14 +963,8 @@ export class Store {
     }
     assertNonEmpty(file, 'backup file');
     const target = resolve(file);
-    if (existsSync(target)) {
-      throw new BerthError('INVALID_ARGUMENT', `${target} already exists; back up into a new file`, {
-        details: { file: target },
-      });
-    }
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    // The executor checks and creates the target (db/sqlite/backup.ts).
     await exec.backup(target);
-    chmodSync(target, 0o600);
     return { file: target, bytes: statSync(target).size };
   }
 

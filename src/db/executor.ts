@@ -62,7 +62,8 @@ export interface Executor {
   inspect(): Promise<StorageReport>;
   /**
    * SQLite only: a consistent online copy of the store into a new file, taken while
-   * writers go on (SQLite's backup API).
+   * writers go on (SQLite's backup API). It checks and creates the target itself (0600,
+   * missing folders 0700), and its faults name the target, not the store.
    */
   backup?(file: string): Promise<void>;
   /**
@@ -85,6 +86,8 @@ export interface OpenedBackend {
 /** How a backend is opened: who acts, with what clock, and the caller's limits. */
 export interface BackendOpenOptions {
   readonly: boolean;
+  /** Create the store when it does not exist (default true; never with `readonly`). */
+  create?: boolean;
   busyTimeoutMs: number;
   clock: () => number;
   actor: string;

@@ -106,6 +106,8 @@ export interface MigrationTarget {
   readApplied(): Promise<AppliedMigration[]>;
   /** Runs `fn` holding the store's cross-process migration lock. */
   withLock<T>(fn: () => Promise<T>): Promise<T>;
+  /** Tidies up after migrations were applied (SQLite: empties the WAL they filled). */
+  afterMigrations?(): Promise<void>;
   /** Runs `fn` in one transaction: all of its statements commit, or none. */
   transaction(fn: (run: MigrationStatement) => Promise<void>): Promise<void>;
 }
@@ -115,13 +117,14 @@ export interface MigrationTarget {
  * without any lock (the common case: nothing to do); otherwise, under the backend's
  * cross-process lock, applies each pending file in its own transaction, writing its
  * bookkeeping row first and journaling it as a `store.migrate` event. A store newer
- * than the code is refused untouched.
- * @throws SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, INVALID_ARGUMENT (read-only
- *   handle on an old schema), and the backend's storage errors
+ * than the code is refused untouched; where there is no berth store yet, a read-only or
+ * `create: false` open creates nothing (no schema, no table).
+ * @throws SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, NO_SUCH_STORE, INVALID_ARGUMENT
+ *   (read-only handle on an old schema), and the backend's storage errors
  */
 export async function runMigrations(
   target: MigrationTarget,
-  opts: { readonly: boolean; now: () => number; actor: string },
+  opts: { readonly: boolean; create?: boolean; now: () => number; actor: string },
 ): Promise<MigrationReport> {
   const known = loadMigrations(target.backend);
   const plan = async (): Promise<{ applied: AppliedMigration[]; pending: MigrationFile[] }> => {
@@ -135,6 +138,13 @@ export async function runMigrations(
   const first = await plan();
   const from = first.applied.length;
   if (first.pending.length === 0) return { from, to: from, applied: [] };
+  if (from === 0 && (opts.readonly || opts.create === false)) {
+    throw new BerthError(
+      'NO_SUCH_STORE',
+      `store ${target.location} does not exist (no berth store there yet); create it with \`berth init\`, or open it without readonly`,
+      { details: { store: target.location } },
+    );
+  }
   if (opts.readonly) {
     throw new BerthError(
       'INVALID_ARGUMENT',
@@ -171,6 +181,7 @@ export async function runMigrations(
       }
       names.push(`${m.version}-${m.name}`);
     }
+    if (names.length > 0) await target.afterMigrations?.();
     return { from: applied.length, to: known.length, applied: names };
   });
 }

@@ -1,9 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Store } from '../../store.js';
 import type { SecretsStatus } from '../../engine/types.js';
 import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets/crypto.js';
 import { BerthError } from '../../errors.js';
 import { loadMigrations } from '../../db/migrations.js';
+import { resolveStoreLocation } from '../../store-location.js';
 import type { CliContext } from '../cli-context.js';
 import { paint } from '../output.js';
 
@@ -33,10 +35,56 @@ function permissionProblems(file: string): string[] {
   return problems;
 }
 
+/** The restore command for this store, as the operator would type it. */
+function restoreCommand(ctx: CliContext): string {
+  return `berth ${ctx.options.store ? `--store ${ctx.options.store} ` : ''}restore BACKUP --force`;
+}
+
+/**
+ * `berth doctor` on a SQLite store that does not open because its file is damaged: what
+ * can be read from it (through a copy) and how to restore it. Exit code 1.
+ */
+async function doctorDamaged(ctx: CliContext, failure: BerthError, opts: { repair?: boolean }): Promise<number> {
+  const location = resolveStoreLocation(ctx.options.store, ctx.env);
+  if (location.kind !== 'sqlite') throw failure;
+  const { diagnoseDamagedStore } = await import('../../open-store.js');
+  const report = diagnoseDamagedStore(location.path);
+  const next = `restore a backup with \`${restoreCommand(ctx)}\` (the damaged file is kept beside the store as evidence)`;
+  if (ctx.json) {
+    ctx.printJson({ healthy: false, damaged: true, backend: 'sqlite', ...report, error: failure.toJSON(), next });
+    return 1;
+  }
+  const fail = (text: string): string => `${paint(ctx.colour, 'red', 'FAIL')}  ${text}`;
+  const sidecars = Object.entries(report.sidecars).map(([s, n]) => `${s} ${(n / 1024).toFixed(1)} KiB`);
+  ctx.out(
+    [
+      `store        ${report.location} (sqlite, ${(report.sizeBytes / 1024).toFixed(1)} KiB${sidecars.length ? `; ${sidecars.join(', ')}` : ''})`,
+      fail(`open: ${failure.message}`),
+      fail(`integrity check: ${report.integrity.slice(0, 5).join('; ')}`),
+      ...(report.schemaVersion === null ? [] : [`note  schema version ${report.schemaVersion} (still readable)`]),
+    ].join('\n'),
+  );
+  if (opts.repair)
+    ctx.note('berth doctor --repair fixes references and locks, not a damaged file; nothing was changed.');
+  ctx.note(`The store file is damaged: ${next}.`);
+  return 1;
+}
+
 /** `berth doctor`: schema, integrity, dangling references, stale locks, boot id, path and size. */
 export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): Promise<number> {
-  const store = await ctx.open();
-  if (opts.repair) {
+  let store: Store;
+  try {
+    store = await ctx.open();
+  } catch (err) {
+    // The store berth sends people to doctor for must still get a report, not the same error.
+    const { isDamagedStoreError } = await import('../../open-store.js');
+    if (isDamagedStoreError(err)) return doctorDamaged(ctx, err, opts);
+    throw err;
+  }
+  const damaged = opts.repair && (await store.diagnose()).integrity.join() !== 'ok';
+  if (damaged) {
+    ctx.note('berth doctor --repair fixes references and locks, not a damaged file: skipped; see the report below.');
+  } else if (opts.repair) {
     const backup = await store.backup(
       `${store.location}.before-repair-${new Date().toISOString().replace(/[:.]/g, '-')}.db`,
     );
@@ -85,6 +133,9 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
   ctx.out(lines.join('\n'));
   if (!healthy) {
     ctx.note('berth doctor found problems; see the lines marked FAIL above.');
+    if (report.integrity.join() !== 'ok') {
+      ctx.note(`The store file is damaged: restore a backup with \`${restoreCommand(ctx)}\`.`);
+    }
     return 1;
   }
   return 0;
@@ -142,17 +193,38 @@ export async function backup(ctx: CliContext, file: string): Promise<void> {
   );
 }
 
-/** `berth restore FILE [--force]`: replaces the store with a checked backup, keeping the old one. */
+/**
+ * `berth restore FILE [--force]`: replaces the store with a checked backup, keeping the
+ * old one. A store whose file is damaged (it does not open, or its integrity check
+ * fails) has its file replaced instead, the damaged one kept beside it.
+ */
 export async function restore(ctx: CliContext, file: string, opts: { force?: boolean }): Promise<void> {
-  const store = await ctx.open();
+  const { restoreStore, restoreDamagedStore, isDamagedStoreError } = await import('../../open-store.js');
+  let store: Store | undefined;
+  try {
+    store = await ctx.open();
+  } catch (err) {
+    if (!isDamagedStoreError(err)) throw err;
+  }
+  const location = resolveStoreLocation(ctx.options.store, ctx.env);
+  const where = store?.location ?? (location.kind === 'sqlite' ? location.path : '');
   await ctx.confirm(
-    `Replace everything in ${store.location} with the backup ${file}? The current store is kept beside it.`,
+    `Replace everything in ${where} with the backup ${file}? The current store is kept beside it.`,
     opts.force,
   );
-  const { restoreStore } = await import('../../open-store.js');
-  const { keptAs } = await restoreStore(store, file);
+  let keptAs: string | undefined;
+  if (store) {
+    try {
+      keptAs = (await restoreStore(store, file)).keptAs;
+    } catch (err) {
+      if (!isDamagedStoreError(err) || err.details.store !== store.location) throw err;
+      // Damaged but open: the file is replaced below, so this process must let go of it.
+      await ctx.close();
+    }
+  }
+  keptAs ??= (await restoreDamagedStore(where, file)).keptAs;
   if (ctx.json) return ctx.printJson({ restored: file, keptAs });
-  ctx.out(`Restored ${store.location} from ${file}. The replaced store was kept as ${keptAs}.`);
+  ctx.out(`Restored ${where} from ${file}. The replaced store was kept as ${keptAs}.`);
 }
 
 /** `berth secrets keygen`: a new random secrets key; opens no store. */

@@ -58,7 +58,7 @@ function postgresTarget(client: pg.PoolClient, config: PostgresConfig): Migratio
 export async function migratePostgres(
   pool: pg.Pool,
   config: PostgresConfig,
-  opts: { readonly: boolean; now: () => number; actor: string },
+  opts: { readonly: boolean; create?: boolean; now: () => number; actor: string },
 ): Promise<MigrationReport> {
   let client: pg.PoolClient;
   try {

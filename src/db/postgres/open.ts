@@ -46,6 +46,7 @@ export async function openPostgres(
   try {
     const migration = await migratePostgres(exec.pool, config, {
       readonly: opts.readonly,
+      create: opts.create,
       now: opts.clock,
       actor: opts.actor,
     });

@@ -3,6 +3,7 @@ import { Kysely, DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryComp
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
 import { statSync } from 'node:fs';
+import { backupSqlite } from './backup.js';
 import type { Executor, QueryRunner, StorageReport, TransactionBody, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type Params, type QueryDef } from '../query.js';
 import { TABLES_IN_DEPENDENCY_ORDER, type Database } from '../schema.js';
@@ -80,11 +81,7 @@ export class SqliteExecutor implements Executor {
 
   async backup(file: string): Promise<void> {
     this.assertOpen();
-    try {
-      await this.db.backup(file);
-    } catch (err) {
-      throw mapDriverError(err, this.location);
-    }
+    await backupSqlite(this.db, this.location, file);
   }
 
   async replaceContents(file: string): Promise<void> {
@@ -112,7 +109,7 @@ export class SqliteExecutor implements Executor {
         this.db.exec('DETACH DATABASE restored');
       }
     } catch (err) {
-      throw mapDriverError(err, this.location);
+      throw this.fault(err);
     } finally {
       this.release();
     }
@@ -191,7 +188,7 @@ export class SqliteExecutor implements Executor {
       try {
         begin.run();
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       }
       let result: T;
       try {
@@ -205,7 +202,7 @@ export class SqliteExecutor implements Executor {
         this.commit.run();
       } catch (err) {
         if (this.db.inTransaction) this.rollback.run();
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       }
       return result;
     } finally {
@@ -221,7 +218,7 @@ export class SqliteExecutor implements Executor {
       try {
         return fn();
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       }
     }
     return this.waitTurn().then(() => {
@@ -229,7 +226,7 @@ export class SqliteExecutor implements Executor {
         this.assertOpen();
         return fn();
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        throw this.fault(err);
       } finally {
         this.release();
       }
@@ -241,7 +238,7 @@ export class SqliteExecutor implements Executor {
     try {
       return fn();
     } catch (err) {
-      throw mapDriverError(err, this.location);
+      throw this.fault(err);
     }
   }
 
@@ -254,6 +251,11 @@ export class SqliteExecutor implements Executor {
     const next = this.waiting.shift();
     if (next) next();
     else this.busy = false;
+  }
+
+  /** Maps a driver error; SQLITE_READONLY is the caller's mistake only on a read-only handle. */
+  private fault(err: unknown): BerthError {
+    return mapDriverError(err, this.location, { readonlyHandle: this.db.readonly });
   }
 
   private assertOpen(): void {

@@ -1,6 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../../errors.js';
+import { mapDriverError } from '../driver-errors.js';
 import { runMigrations, type AppliedMigration, type MigrationReport, type MigrationTarget } from '../migrations.js';
+import type { StoreFile } from './store-path.js';
 
 /*
  * The SQLite side of the migration runner (db/migrations.ts): the bookkeeping table, a
@@ -16,7 +19,8 @@ export const MIGRATE_LOCK_STALE_MS = 30_000;
 /**
  * A waiter retries for longer than the lock takes to go stale (50, 100, 200, 400 ms,
  * then every 500 ms: about 40 s), so an opener that starts right after a migrator was
- * killed takes its lock over instead of giving up just before it could.
+ * killed takes its lock over instead of giving up just before it could. Only a lock
+ * held by another (ELOCKED) is waited for: any other error fails at once.
  */
 export const MIGRATE_LOCK_RETRIES = {
   retries: 4 + Math.ceil((MIGRATE_LOCK_STALE_MS + 10_000) / 500),
@@ -24,7 +28,8 @@ export const MIGRATE_LOCK_RETRIES = {
   maxTimeout: 500,
 };
 
-function sqliteTarget(db: BetterSqlite3.Database, file: string): MigrationTarget {
+function sqliteTarget(db: BetterSqlite3.Database, store: StoreFile): MigrationTarget {
+  const file = store.path;
   return {
     backend: 'sqlite',
     location: file,
@@ -45,25 +50,53 @@ function sqliteTarget(db: BetterSqlite3.Database, file: string): MigrationTarget
     async withLock(fn) {
       // Loaded only when there is something to migrate: most opens have nothing to do.
       const { default: lockfile } = await import('proper-lockfile');
-      let release: () => Promise<void>;
-      try {
-        release = await lockfile.lock(file, {
-          realpath: false,
-          lockfilePath: `${file}.migrate.lock`,
-          stale: MIGRATE_LOCK_STALE_MS,
-          retries: MIGRATE_LOCK_RETRIES,
-        });
-      } catch (err) {
-        throw new BerthError(
-          'STORE_BUSY',
-          `another process has been migrating this store for too long (${(err as Error).message}); retry, or remove the stale .migrate.lock folder if no berth process is running`,
-          { cause: err },
-        );
+      // Beside the real file: every name of the store (a link) must meet at one lock.
+      const lockfilePath = `${store.realPath}.migrate.lock`;
+      const { retries, minTimeout, maxTimeout } = MIGRATE_LOCK_RETRIES;
+      let release: (() => Promise<void>) | undefined;
+      for (let attempt = 0; release === undefined; attempt++) {
+        try {
+          release = await lockfile.lock(store.realPath, {
+            realpath: false,
+            lockfilePath,
+            stale: MIGRATE_LOCK_STALE_MS,
+            retries: 0,
+            // The default throws from a timer and kills the process; a lock that could not
+            // be refreshed (disk full, read-only) only means another migrator may take it
+            // over, and each migration is its own transaction with a unique bookkeeping row.
+            onCompromised: () => undefined,
+          });
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'ELOCKED') {
+            throw mapDriverError(err, file, {
+              subject: `the migration lock of store ${file}`,
+              path: lockfilePath,
+            });
+          }
+          if (attempt >= retries) {
+            throw new BerthError(
+              'STORE_BUSY',
+              `another process has been migrating store ${file} for too long (${(err as Error).message}); retry, or remove the stale ${lockfilePath} folder if no berth process is running`,
+              { details: { store: file, lock: lockfilePath }, cause: err },
+            );
+          }
+          await sleep(Math.min(minTimeout * 2 ** attempt, maxTimeout));
+        }
       }
       try {
         return await fn();
       } finally {
-        await release();
+        // A lock that cannot be removed (read-only now) goes stale by itself: the result stands.
+        await release().catch(() => undefined);
+      }
+    },
+    async afterMigrations() {
+      // A migration may rewrite whole tables: hand that WAL back to the disk now rather
+      // than at the next automatic checkpoint. Readers elsewhere may keep it: then later.
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Busy: the next checkpoint does it.
       }
     },
     async transaction(fn) {
@@ -101,8 +134,8 @@ function sqliteTarget(db: BetterSqlite3.Database, file: string): MigrationTarget
 /** Brings a SQLite store up to this code's schema (see runMigrations). */
 export function migrateSqlite(
   db: BetterSqlite3.Database,
-  file: string,
-  opts: { readonly: boolean; now: () => number; actor: string },
+  store: StoreFile,
+  opts: { readonly: boolean; create?: boolean; now: () => number; actor: string },
 ): Promise<MigrationReport> {
-  return runMigrations(sqliteTarget(db, file), opts);
+  return runMigrations(sqliteTarget(db, store), opts);
 }

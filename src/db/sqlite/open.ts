@@ -1,29 +1,31 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { BerthError } from '../../errors.js';
 import { mapDriverError } from '../driver-errors.js';
 import type { BackendOpenOptions, OpenedBackend } from '../executor.js';
 import { SqliteExecutor } from './executor.js';
 import { migrateSqlite } from './migrator.js';
+import { assertWritable, prepareStoreFile, type StoreFile } from './store-path.js';
 import type { MigrationReport } from '../migrations.js';
 
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteOpenOptions {
   readonly: boolean;
   busyTimeoutMs: number;
+  /** Create a missing store (default true; never when readonly). */
+  create?: boolean;
 }
 
 /**
- * Opens the store's one connection with berth's pragmas. A missing store is created:
- * its folder 0700 and its file 0600 (SQLite gives -wal and -shm the file's mode).
+ * Opens the store's one connection with berth's pragmas, on a file prepareStoreFile
+ * checked (and created 0600 in a 0700 folder; SQLite gives -wal and -shm its mode).
+ * @throws NO_SUCH_STORE (no berth store in it, and it may not be created),
+ *   STORE_UNAVAILABLE, STORE_CORRUPT, STORE_BUSY
  */
-export function openSqliteDatabase(file: string, opts: SqliteOpenOptions): BetterSqlite3.Database {
+export function openSqliteDatabase(store: StoreFile, opts: SqliteOpenOptions): BetterSqlite3.Database {
+  const create = !opts.readonly && opts.create !== false;
+  const file = store.path;
   try {
-    if (!opts.readonly && !existsSync(file)) {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      closeSync(openSync(file, 'a', 0o600));
-    }
+    if (!opts.readonly) assertWritable(store);
     const db = new BetterSqlite3(file, {
       readonly: opts.readonly,
       fileMustExist: true,
@@ -42,8 +44,15 @@ export function openSqliteDatabase(file: string, opts: SqliteOpenOptions): Bette
         throw new BerthError(
           'STORE_CORRUPT',
           `${file} is a SQLite database of another program, not a berth store; it was left untouched — choose another --store path`,
-          { details: { store: file } },
+          { details: { store: file, foreign: true } },
         );
+      }
+      // No berth store yet (an empty file): only a handle that may create one goes on, so
+      // a read-only or create: false open writes nothing, not even the WAL header.
+      if (tables.n === 0 && !create) {
+        throw new BerthError('NO_SUCH_STORE', `store ${file} holds no berth store yet; create it with \`berth init\``, {
+          details: { store: file },
+        });
       }
       if (!opts.readonly) {
         // WAL: readers never wait for the writer, and the writer never waits for readers.
@@ -59,7 +68,7 @@ export function openSqliteDatabase(file: string, opts: SqliteOpenOptions): Bette
       throw err;
     }
   } catch (err) {
-    throw mapDriverError(err, file);
+    throw mapDriverError(err, file, { readonlyHandle: opts.readonly });
   }
 }
 
@@ -73,20 +82,24 @@ interface SharedSqlite {
  * One connection per store file per process (DESIGN.md §1): every handle opened on the
  * same file shares it, so calls from all handles are serialised on it. Two connections
  * in one process would block the event loop on each other's write lock until the busy
- * timeout.
+ * timeout. Keyed by the file's device and inode, so a symbolic or hard link to the
+ * store shares the connection too, and a file replaced under the same name does not.
  */
 const openFiles = new Map<string, Promise<SharedSqlite>>();
 
 /** Opens (creating and migrating if needed) a SQLite store, sharing its connection. */
 export async function openSqlite(path: string, opts: BackendOpenOptions): Promise<OpenedBackend> {
-  const key = `${opts.readonly ? 'ro' : 'rw'}:${path}`;
+  const create = !opts.readonly && opts.create !== false;
+  const file = prepareStoreFile(path, { create });
+  const key = `${opts.readonly ? 'ro' : 'rw'}:${file.identity}`;
   let pending = openFiles.get(key);
   if (!pending) {
     pending = (async () => {
-      const db = openSqliteDatabase(path, opts);
+      const db = openSqliteDatabase(file, { ...opts, create });
       try {
-        const migration = await migrateSqlite(db, path, {
+        const migration = await migrateSqlite(db, file, {
           readonly: opts.readonly,
+          create,
           now: opts.clock,
           actor: opts.actor,
         });
