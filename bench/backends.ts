@@ -21,7 +21,7 @@ import {
   type RunHeader,
   type Sample,
 } from './harness.js';
-import { ContainerFixture, createBerthFile, storeConnection } from './objects.js';
+import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
 
 /*
  * The two backends side by side (issue: "teams that outgrow one machine point the same
@@ -213,7 +213,7 @@ async function benchSize(
   };
   const raw = openRawDatabase(file);
   try {
-    const header = wantHeader ? runHeader({ berth: storeConnection(stores.sqlite), raw }, dir) : undefined;
+    const header = wantHeader ? runHeader({ berth: await storePragmas(stores.sqlite), raw }, dir) : undefined;
     const byId = raw.prepare<[string], { config_json: string; state_json: string }>(
       'SELECT config_json, state_json FROM containers WHERE id = ?',
     );

@@ -12,7 +12,7 @@ import {
   runHeader,
   type RunHeader,
 } from './harness.js';
-import { ContainerFixture, createBerthFile, storeConnection } from './objects.js';
+import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
 
 /*
  * Cold start of the CLI (STYLE.md habit 11): `node dist/bin/berth.js ps -a` (the esbuild
@@ -394,7 +394,7 @@ export async function runCliBench(opts: CliBenchOptions): Promise<CliReport> {
 
   const store = await openStore({ path: file });
   const raw = openRawDatabase(file);
-  const header = runHeader({ berth: storeConnection(store), raw }, dir);
+  const header = runHeader({ berth: await storePragmas(store), raw }, dir);
   raw.close();
   await store.close();
   print(opts.formatHeader(header));

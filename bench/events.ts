@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { openStore, type BerthEvent, type Container, type Store } from '../src/index.js';
 import { startServer } from '../src/server/http-server.js';
+import { storePragmas } from './objects.js';
 import type { WriterReport } from './events-writer.js';
 import {
   applyMigrationFile,
@@ -130,15 +131,6 @@ function container(): Container {
   };
 }
 
-/** The store's own connection: pragmas are per connection, so the header reads this one. */
-function storeConnection(store: Store): BetterSqlite3.Database {
-  const db = (store as unknown as { ctx?: { exec?: { db?: BetterSqlite3.Database } } }).ctx?.exec?.db;
-  if (db === undefined || typeof db.pragma !== 'function') {
-    throw new Error('cannot reach the store connection (ctx.exec.db); update storeConnection() in bench/events.ts');
-  }
-  return db;
-}
-
 // ---------------------------------------------------------------- 1. append overhead
 
 /** A raw writer doing what saveContainer does, with or without the journal's INSERT. */
@@ -189,7 +181,11 @@ const ORDERS = [
 async function compareAppends(
   loc: Location,
   writes: number,
-): Promise<{ result: AppendResult; connections: Record<string, BetterSqlite3.Database>; close: () => Promise<void> }> {
+): Promise<{
+  result: AppendResult;
+  connections: Record<string, BetterSqlite3.Database | Record<string, string>>;
+  close: () => Promise<void>;
+}> {
   const dir = join(loc.dir, 'append');
   mkdirSync(dir, { recursive: true });
   const store = await openStore({ path: join(dir, 'berth.db'), actor: ACTOR });
@@ -230,7 +226,7 @@ async function compareAppends(
       journalShareOfBerth: eventInsertUs / berth.medianUs,
       ratio: berth.medianUs / rawWithEvent.medianUs,
     },
-    connections: { berth: storeConnection(store), 'raw+event': rawEventDb, raw: rawDb },
+    connections: { berth: await storePragmas(store), 'raw+event': rawEventDb, raw: rawDb },
     close: async () => {
       await store.close();
       rawEventDb.close();

@@ -244,13 +244,19 @@ export interface RunHeader {
 }
 
 /** Collects the run header; `connections` are read back with PRAGMA queries. */
-export function runHeader(connections: Record<string, BetterSqlite3.Database>, dataDir: string): RunHeader {
-  const first = Object.values(connections)[0];
+export function runHeader(
+  connections: Record<string, BetterSqlite3.Database | Record<string, string>>,
+  dataDir: string,
+): RunHeader {
+  const first = Object.values(connections).find((c): c is BetterSqlite3.Database => typeof c.pragma === 'function');
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as {
     version: string;
   };
   const pragmas: Record<string, Record<string, string>> = {};
-  for (const [name, db] of Object.entries(connections)) pragmas[name] = readPragmas(db);
+  for (const [name, db] of Object.entries(connections)) {
+    pragmas[name] =
+      typeof db.pragma === 'function' ? readPragmas(db as BetterSqlite3.Database) : (db as Record<string, string>);
+  }
   return {
     date: new Date().toISOString(),
     node: process.version,

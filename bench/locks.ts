@@ -25,7 +25,7 @@ import {
   type SideName,
 } from './lock-sides.js';
 import type { WorkerReply, WorkerRequest } from './lock-worker.js';
-import { storeConnection } from './objects.js';
+import { storePragmas } from './objects.js';
 
 /*
  * Workspace locks against raw better-sqlite3 and against the file-per-state + lock-file
@@ -241,7 +241,7 @@ export async function runLocksBench(opts: LocksBenchOptions): Promise<LocksRepor
 
   const headerStore = await openStore({ path: sideTarget(dir, 'berth'), actor: ACTOR });
   const headerRaw = openRawDatabase(sideTarget(dir, 'raw'));
-  const header = runHeader({ berth: storeConnection(headerStore), raw: headerRaw }, dir);
+  const header = runHeader({ berth: await storePragmas(headerStore), raw: headerRaw }, dir);
   headerRaw.close();
   await headerStore.close();
   opts.print(opts.formatHeader(header));

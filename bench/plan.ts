@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/index.js';
 import { formatMiB, formatTable, openRawDatabase, REPO_ROOT, runHeader, type RunHeader } from './harness.js';
-import { storeConnection } from './objects.js';
+import { storePragmas } from './objects.js';
 import { MANIFEST_SHAPE, type Phase, type PlanWorkerReport } from './plan-worker.js';
 
 /*
@@ -57,7 +57,7 @@ export async function runPlanBench(opts: PlanBenchOptions): Promise<PlanReport> 
   const file = join(dir, 'plan.db');
   const store = await openStore({ path: file, actor: 'bench@berth' });
   const raw = openRawDatabase(file);
-  const header = runHeader({ berth: storeConnection(store), raw }, dir);
+  const header = runHeader({ berth: await storePragmas(store), raw }, dir);
   raw.close();
   await store.close();
   opts.print(opts.formatHeader(header));
