@@ -1,8 +1,7 @@
-import type { Backend, StorageReport } from '../db/executor.js';
 import type { Tx } from './context.js';
 import { lastSeq, markPrunedThrough } from './events/events.js';
 import { appendEvent } from './events/journal.js';
-import { toLockInfo, type LockInfo } from './locks/lock-info.js';
+import { toLockInfo } from './locks/lock-info.js';
 import { allLocks } from './locks/queries.js';
 import { breakStaleLock, staleReason } from './locks/staleness.js';
 import { bootIdKey, readMeta, writeMeta } from './meta.js';
@@ -10,8 +9,6 @@ import { refresh } from './objects/runtime.js';
 import * as q from './objects/queries.js';
 import { toContainer, toPod, toVolume } from './objects/rows.js';
 import { listWorkspaces as listWorkspaceRows } from './workspaces/queries.js';
-import type { WorkspaceInfo } from './workspaces/workspaces.js';
-import type { Container, Pod, Volume } from './types.js';
 import type { Snapshot, DiagnosisReport, RepairReport } from './types.js';
 
 /* Store-wide operations: the reboot refresh, snapshots, health reports and repair. */

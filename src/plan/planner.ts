@@ -16,7 +16,6 @@ import {
   type ContainerSpecC,
   type StackKind,
   type StackObject,
-  type StackSpec,
 } from './stack-objects.js';
 import type {
   PlanMode,

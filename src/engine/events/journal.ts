@@ -1,5 +1,4 @@
 import type { Tx } from '../context.js';
-import type { EventSubject } from '../types.js';
 import { insertEvent } from './queries.js';
 import type { NewEvent } from '../types.js';
 
