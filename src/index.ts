@@ -76,6 +76,17 @@ export type {
   Snapshot,
   DiagnosisReport,
   RepairReport,
+  PodmanState,
+  ContainerFilters,
+  ContainerSortKey,
+  ContainerQuery,
+  ContainerSummary,
+  PodFilters,
+  PodQuery,
+  PodSummary,
+  VolumeFilters,
+  VolumeQuery,
+  VolumeSummary,
 } from './engine/types.js';
 
 export { generateSecretsKey } from './engine/secrets/crypto.js';

@@ -26,7 +26,8 @@ import { findObject } from './engine/objects/registry.js';
 import { toContainer, toPod, toVolume } from './engine/objects/rows.js';
 import * as runtime from './engine/objects/runtime.js';
 import * as volumes from './engine/objects/volumes.js';
-import * as q from './engine/objects/queries.js';
+import * as listing from './engine/objects/listing.js';
+import { checkContainerQuery, checkPodQuery, checkVolumeQuery } from './engine/objects/listing-query.js';
 import { lookupContainerRow, lookupPodRow, lookupVolumeRow } from './engine/rules/lookup.js';
 import { assertNamespace, assertVisible } from './engine/rules/namespaces.js';
 import { mayHoldSecrets } from './engine/secrets/crypto.js';
@@ -62,6 +63,12 @@ import type {
   WorkspaceInfo,
   ListEventsOptions,
   NewEvent,
+  ContainerQuery,
+  ContainerSummary,
+  PodQuery,
+  PodSummary,
+  VolumeQuery,
+  VolumeSummary,
 } from './engine/types.js';
 import { DB_CONFIG_FIELDS } from './engine/types.js';
 import { assertNonEmpty, assertPlainObject, toJson } from './engine/validate.js';
@@ -865,6 +872,39 @@ export class Store {
     const name = volumes.volumeArg(this.#ns, vol);
     volumes.checkNewVolumeConfig(name, newConfig);
     await this.#write((tx) => volumes.rewriteVolume(tx, name, newConfig));
+  }
+
+  // ---------------------------------------------------------------- listings
+
+  /**
+   * The containers of the handle's namespace that `query` selects, as narrow summaries
+   * (podman's `ps`): filters, sort and limit run in the database, and no document is read.
+   * @throws INVALID_ARGUMENT (details.usage: an unknown filter, status word or sort field),
+   *   NO_SUCH_CONTAINER, AMBIGUOUS_ID (a `before=`/`since=` reference)
+   */
+  async listContainers(query: ContainerQuery = {}): Promise<ContainerSummary[]> {
+    const checked = checkContainerQuery(query);
+    return this.#read((tx) => listing.listContainers(tx, checked));
+  }
+
+  /**
+   * The pods of the handle's namespace that `query` selects, with podman's pod status
+   * and their containers (podman's `pod ps`).
+   * @throws INVALID_ARGUMENT (details.usage: an unknown filter or status word)
+   */
+  async listPods(query: PodQuery = {}): Promise<PodSummary[]> {
+    const checked = checkPodQuery(query);
+    return this.#read((tx) => listing.listPods(tx, checked));
+  }
+
+  /**
+   * The volumes of the handle's namespace that `query` selects, with how many containers
+   * use each (podman's `volume ls`).
+   * @throws INVALID_ARGUMENT (details.usage: an unknown filter)
+   */
+  async listVolumes(query: VolumeQuery = {}): Promise<VolumeSummary[]> {
+    const checked = checkVolumeQuery(query);
+    return this.#read((tx) => listing.listVolumes(tx, checked));
   }
 
   // ---------------------------------------------------------------- batches

@@ -41,6 +41,28 @@ export interface ContainerRow {
   updated_at: number;
 }
 
+/**
+ * A container's listing fields, kept by triggers from its documents (migration 005's
+ * `container_summary_source`). JSON columns are text on SQLite and jsonb (parsed by the
+ * driver) on PostgreSQL.
+ */
+export interface ContainerSummaryRow {
+  created: string;
+  id: string;
+  name: string;
+  namespace: string;
+  pod_id: string | null;
+  image: string | null;
+  command_json: unknown;
+  status: string | null;
+  exit_code: number | null;
+  started_at: string | null;
+  finished_at: string | null;
+  labels_json: unknown;
+  mounts_json: unknown;
+  networks_json: unknown;
+}
+
 export interface ContainerDependencyRow {
   container_id: string;
   dependency_id: string;
@@ -140,6 +162,7 @@ export interface Database {
   berth_migrations: MigrationRow;
   pods: PodRow;
   containers: ContainerRow;
+  container_summaries: ContainerSummaryRow;
   container_dependencies: ContainerDependencyRow;
   volumes: VolumeRow;
   container_volumes: ContainerVolumeRow;
@@ -152,7 +175,10 @@ export interface Database {
   secret_keys: SecretKeyRow;
 }
 
-/** Every table, parents before the tables that reference them. */
+/**
+ * Every table, parents before the tables that reference them (container_summaries is
+ * not one: triggers keep it from containers).
+ */
 export const TABLES_IN_DEPENDENCY_ORDER = [
   'berth_migrations',
   'berth_meta',

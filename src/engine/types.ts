@@ -362,3 +362,134 @@ export interface RepairReport {
   execSessions: number;
   staleLocks: string[];
 }
+
+// ---------------------------------------------------------------- listings
+
+/** podman's state word of a container, derived from berth's status (`configured` is `created`). */
+export type PodmanState = 'created' | 'running' | 'paused' | 'stopping' | 'exited' | 'removing' | 'unknown';
+
+/**
+ * Filters of a container listing (podman's `ps --filter`). Values of one key are
+ * alternatives (any may match), except `label` and `label!`, whose values must all hold;
+ * different keys must all match.
+ */
+export interface ContainerFilters {
+  /** Id prefixes. */
+  id?: string[];
+  /** Parts of the name (literal text, not a pattern). */
+  name?: string[];
+  /** `key` (the label is set) or `key=value`. */
+  label?: string[];
+  /** `key` (the label is not set) or `key=value` (not that value). */
+  'label!'?: string[];
+  /** podman's state words (`created`, `running`, `paused`, `stopping`, `exited`/`stopped`, `removing`, `unknown`) or berth's `configured`. */
+  status?: string[];
+  /** Image references: `nginx`, `nginx:1.27`, `docker.io/library/nginx`. */
+  ancestor?: string[];
+  /** Pods, by id, name or unique id prefix. */
+  pod?: string[];
+  /** Names of volumes the container mounts. */
+  volume?: string[];
+  namespace?: string[];
+  /** Containers created before the one named (id, name or prefix). */
+  before?: string[];
+  /** Containers created after the one named. */
+  since?: string[];
+  /** Exit codes of exited containers. */
+  exited?: (string | number)[];
+}
+
+/** Sort fields of a container listing (podman's `ps --sort`). */
+export type ContainerSortKey = 'command' | 'created' | 'id' | 'image' | 'names' | 'runningfor' | 'status' | 'pod';
+
+/** A container listing: which containers, in which order, how many. */
+export interface ContainerQuery {
+  /** Every container (default), or only running ones (`false`: podman's `ps` without `-a`). */
+  all?: boolean;
+  filters?: ContainerFilters;
+  /** `created` (default) and `runningfor` list the newest first; the others ascend. */
+  sort?: ContainerSortKey;
+  /** At most this many, after sorting (podman's `--last N`). */
+  limit?: number;
+}
+
+/** What a listing shows of a container: its narrow fields, never its documents. */
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  namespace: string;
+  pod: string | null;
+  podName: string | null;
+  image: string | null;
+  command: string[];
+  /** berth's status word (`configured`, `running`, …). */
+  status: string;
+  /** podman's state word for it. */
+  state: PodmanState;
+  exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  createdAt: string | null;
+  labels: Record<string, string>;
+  /** The named volumes it mounts. */
+  mounts: { name: string; dest: string }[];
+  /** The networks it is connected to, by name. */
+  networks: string[];
+}
+
+/** Filters of a pod listing (podman's `pod ps --filter`). */
+export interface PodFilters {
+  id?: string[];
+  name?: string[];
+  label?: string[];
+  /** `created`, `running`, `degraded`, `paused`, `exited`. */
+  status?: string[];
+  namespace?: string[];
+}
+
+/** A pod listing. */
+export interface PodQuery {
+  filters?: PodFilters;
+}
+
+/** What a listing shows of a pod. */
+export interface PodSummary {
+  id: string;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  createdAt: string | null;
+  /** podman's pod status: `Created`, `Running`, `Degraded`, `Paused` or `Exited`. */
+  status: 'Created' | 'Running' | 'Degraded' | 'Paused' | 'Exited';
+  /** Its containers' ids, oldest first. */
+  containers: string[];
+  infraContainerId: string | null;
+}
+
+/** Filters of a volume listing (podman's `volume ls --filter`). */
+export interface VolumeFilters {
+  name?: string[];
+  label?: string[];
+  driver?: string[];
+  namespace?: string[];
+  /** `true`: only volumes no container uses; `false`: only used ones. */
+  dangling?: string[];
+}
+
+/** A volume listing. */
+export interface VolumeQuery {
+  filters?: VolumeFilters;
+}
+
+/** What a listing shows of a volume. */
+export interface VolumeSummary {
+  name: string;
+  namespace: string;
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  createdAt: string | null;
+  mountPoint: string | null;
+  /** How many containers use it. */
+  users: number;
+}

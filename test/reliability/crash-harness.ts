@@ -435,6 +435,7 @@ function readTables(db: Database.Database) {
     ),
     dependencies: all<S.ContainerDependencyRow>('SELECT * FROM container_dependencies'),
     volumeUses: all<S.ContainerVolumeRow>('SELECT * FROM container_volumes'),
+    summaries: all<S.ContainerSummaryRow>('SELECT * FROM container_summaries'),
     execSessions: all<S.ExecSessionRow>('SELECT id, container_id FROM exec_sessions'),
     workspaces: all<WorkspaceRow>('SELECT namespace, name, lineage, serial, state_json, checksum FROM workspaces'),
     versions: all<VersionRow>(
@@ -472,6 +473,10 @@ function checkObjects(t: Tables, problems: string[]): void {
     (u) => u.container_id,
     (u) => u.volume_name,
   );
+  const summaries = new Map(t.summaries.map((r) => [r.id, r]));
+  if (t.summaries.length !== t.containers.length) {
+    problems.push(`${t.summaries.length} listing rows for ${t.containers.length} containers`);
+  }
   for (const c of t.containers) {
     const what = `container ${c.name} (${c.id})`;
     const config = parse(c.config_json) as {
@@ -494,6 +499,19 @@ function checkObjects(t: Tables, problems: string[]): void {
     }
     if ((config.labels?.[WORKSPACE_LABEL] ?? null) !== c.workspace)
       problems.push(`${what}: workspace column ${c.workspace}`);
+    // The listing row (kept by triggers) says what the documents say.
+    const summary = summaries.get(c.id);
+    const state = parse(c.state_json) as { status?: unknown; exitCode?: unknown };
+    if (
+      !summary ||
+      summary.name !== c.name ||
+      summary.namespace !== c.namespace ||
+      summary.pod_id !== c.pod_id ||
+      summary.status !== (typeof state.status === 'string' ? state.status : null) ||
+      JSON.stringify(JSON.parse(summary.labels_json as string)) !== JSON.stringify(config.labels ?? {})
+    ) {
+      problems.push(`${what}: its listing row disagrees with its documents (${JSON.stringify(summary)})`);
+    }
     if (c.pod_id !== null) {
       const pod = pods.get(c.pod_id);
       if (!pod) problems.push(`${what} points at missing pod ${c.pod_id}`);

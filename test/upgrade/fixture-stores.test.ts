@@ -30,6 +30,21 @@ async function checkUpgraded(store: Store, want: Record<string, unknown>): Promi
   expect(store.migration.to).toBeGreaterThanOrEqual(3);
   const got = await readEverything(store, lastSeq(want));
   expect(got).toMatchObject(want);
+  // The listing rows (migration 005) were filled from every container's documents.
+  const listed = await store.listContainers({ sort: 'id' });
+  const all = (await store.allContainers()).sort((a, b) => (a.config.id < b.config.id ? -1 : 1));
+  expect(listed.map((c) => [c.id, c.name, c.namespace, c.pod, c.image, c.status, c.labels, c.createdAt])).toEqual(
+    all.map((c) => [
+      c.config.id,
+      c.config.name,
+      c.config.namespace,
+      c.config.pod ?? null,
+      c.config.image ?? null,
+      c.state.status,
+      c.config.labels ?? {},
+      c.config.createdAt,
+    ]),
+  );
   const report = await store.diagnose();
   expect(report.integrity).toEqual(['ok']);
   expect(report.danglingReferences).toEqual([]);

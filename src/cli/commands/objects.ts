@@ -1,8 +1,15 @@
-import { compareCodeUnits } from '../../engine/canonical-json.js';
 import { newObjectId } from '../../engine/objects/input.js';
-import type { Container, ContainerConfig, NetworkOptions, Pod, Volume } from '../../engine/types.js';
+import type {
+  Container,
+  ContainerConfig,
+  ContainerSortKey,
+  ContainerSummary,
+  NetworkOptions,
+  Pod,
+  Volume,
+} from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
-import type { BatchItemResult, BatchResult, Store } from '../../store.js';
+import type { BatchItemResult, BatchResult } from '../../store.js';
 import type { CliContext } from '../cli-context.js';
 import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth } from '../output.js';
 
@@ -21,8 +28,8 @@ function truncate(text: string, max: number): string {
 }
 
 /** podman-style status column: "Up 2 minutes", "Exited (0) 3 hours ago", "Created". */
-function statusText(c: Container, now: number): string {
-  const { status, exitCode, startedAt, finishedAt } = c.state;
+function statusText(c: ContainerSummary, now: number): string {
+  const { status, exitCode, startedAt, finishedAt } = c;
   switch (status) {
     case 'running':
       return startedAt ? `Up ${relativeTime(startedAt, now).replace(/ ago$/, '')}` : 'Up';
@@ -47,116 +54,59 @@ export interface PsOptions {
   quiet?: boolean;
 }
 
-const FILTER_KEYS = ['id', 'name', 'label', 'status', 'pod', 'namespace'] as const;
-const SORT_KEYS = ['created', 'id', 'image', 'names', 'status', 'pod'] as const;
-
-/**
- * Builds a predicate from podman-style filters: values of one key are alternatives,
- * different keys must all match.
- */
-async function containerFilter(store: Store, filters: readonly string[]): Promise<(c: Container) => boolean> {
-  const byKey = new Map<string, string[]>();
-  for (const f of filters) {
+/** `--filter KEY=VALUE` options as the engine's filters (the engine checks keys and values). */
+function filtersOf(pairs: readonly string[]): Record<string, string[]> {
+  const filters: Record<string, string[]> = {};
+  for (const f of pairs) {
     const [key, value] = parseKeyValue(f, 'filter');
-    if (!(FILTER_KEYS as readonly string[]).includes(key)) {
-      throw new BerthError(
-        'INVALID_ARGUMENT',
-        `unknown filter ${JSON.stringify(key)}; use one of ${FILTER_KEYS.join(', ')}`,
-        {
-          details: { filter: key },
-        },
-      );
-    }
-    byKey.set(key, [...(byKey.get(key) ?? []), value]);
+    (filters[key] ??= []).push(value);
   }
-  const podIds = new Map<string, string>();
-  for (const pod of byKey.get('pod') ?? []) {
-    try {
-      podIds.set(pod, (await store.lookupPod(pod)).config.id);
-    } catch (err) {
-      if (!(err instanceof BerthError && err.code === 'NO_SUCH_POD')) throw err;
-    }
-  }
-  const tests: Record<string, (c: Container, v: string) => boolean> = {
-    id: (c, v) => c.config.id.startsWith(v),
-    name: (c, v) => c.config.name.includes(v),
-    label: (c, v) => {
-      const at = v.indexOf('=');
-      const labels = c.config.labels ?? {};
-      return at < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, at)] === v.slice(at + 1);
-    },
-    status: (c, v) => c.state.status === v,
-    pod: (c, v) => c.config.pod !== undefined && c.config.pod === podIds.get(v),
-    namespace: (c, v) => (c.config.namespace ?? '') === v,
-  };
-  return (c) => [...byKey].every(([key, values]) => values.some((v) => tests[key]!(c, v)));
+  return filters;
 }
 
-function sortContainers(list: Container[], key: string | undefined): Container[] {
-  const k = key ?? 'created';
-  if (!(SORT_KEYS as readonly string[]).includes(k)) {
-    throw new BerthError('INVALID_ARGUMENT', `cannot sort by ${JSON.stringify(k)}; use one of ${SORT_KEYS.join(', ')}`);
-  }
-  const field = (c: Container): string =>
-    ({
-      created: c.config.createdAt ?? '',
-      id: c.config.id,
-      image: c.config.image ?? '',
-      names: c.config.name,
-      status: String(c.state.status),
-      pod: c.config.pod ?? '',
-    })[k as (typeof SORT_KEYS)[number]];
-  const sorted = [...list].sort(
-    (a, b) => compareCodeUnits(field(a), field(b)) || compareCodeUnits(a.config.id, b.config.id),
-  );
-  return k === 'created' ? sorted.reverse() : sorted;
-}
-
-/** `berth ps` / `berth container ls`. */
+/** `berth ps` / `berth container ls`: the engine's listing (filters, sort) of container summaries. */
 export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
+  const filters = filtersOf(opts.filter ?? []);
   const store = await ctx.open();
-  const matches = await containerFilter(store, opts.filter ?? []);
-  const hasStatusFilter = (opts.filter ?? []).some((f) => f.startsWith('status='));
-  const all = await store.allContainers();
-  const shown = sortContainers(
-    all.filter((c) => (opts.all || hasStatusFilter || c.state.status === 'running') && matches(c)),
-    opts.sort,
-  );
+  // As podman: a status filter shows the containers it names, running or not.
+  const shown = await store.listContainers({
+    all: opts.all === true || filters.status !== undefined,
+    filters,
+    ...(opts.sort !== undefined ? { sort: opts.sort as ContainerSortKey } : {}),
+  });
   if (opts.quiet) {
-    if (ctx.json) ctx.printJson(shown.map((c) => c.config.id));
-    else for (const c of shown) ctx.out(shortId(c.config.id));
+    if (ctx.json) ctx.printJson(shown.map((c) => c.id));
+    else for (const c of shown) ctx.out(shortId(c.id));
     return;
   }
   if (ctx.json) {
     ctx.printJson(
       shown.map((c) => ({
-        id: c.config.id,
-        name: c.config.name,
-        namespace: c.config.namespace ?? '',
-        pod: c.config.pod ?? null,
-        image: c.config.image ?? null,
-        status: c.state.status,
-        createdAt: c.config.createdAt ?? null,
-        labels: c.config.labels ?? {},
+        id: c.id,
+        name: c.name,
+        namespace: c.namespace,
+        pod: c.pod,
+        image: c.image,
+        status: c.status,
+        createdAt: c.createdAt,
+        labels: c.labels,
       })),
     );
     return;
   }
   const now = Date.now();
-  const podNames = new Map<string, string>();
-  if (opts.pod) for (const p of await store.allPods()) podNames.set(p.config.id, p.config.name);
   const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'];
   if (opts.pod) headers.push('POD ID', 'PODNAME');
   const rows = shown.map((c) => {
     const row = [
-      shortId(c.config.id),
-      truncate(c.config.image ?? '', 24),
-      truncate((c.config.command ?? []).join(' '), 16),
-      relativeTime(c.config.createdAt, now),
+      shortId(c.id),
+      truncate(c.image ?? '', 24),
+      truncate(c.command.join(' '), 16),
+      relativeTime(c.createdAt ?? undefined, now),
       statusText(c, now),
-      c.config.name,
+      c.name,
     ];
-    if (opts.pod) row.push(c.config.pod ? shortId(c.config.pod) : '', podNames.get(c.config.pod ?? '') ?? '');
+    if (opts.pod) row.push(c.pod ? shortId(c.pod) : '', c.podName ?? '');
     return row;
   });
   // Fit the terminal (80 columns when not one): COMMAND, then STATUS, CREATED and IMAGE give way.
