@@ -14,16 +14,59 @@ import { streamEvents, type EventStreamOptions } from './event-stream.js';
 const ROUTES =
   'GET /v1/state, /v1/events, /v1/containers, /v1/pods, /v1/volumes, /v1/workspaces, /v1/locks, /v1/health, POST /v1/locks/{key}/force-unlock';
 
+/**
+ * `GET /v1/containers`: every container as stored; with `filter=KEY=VALUE` (repeatable,
+ * podman's keys), `sort`, `limit` or `running=true` the engine's listing selects them, and
+ * `view=summary` answers its narrow summaries instead of the whole objects.
+ */
+async function containers(store: Store, url: URL): Promise<unknown> {
+  const p = url.searchParams;
+  const view = p.get('view') ?? 'full';
+  if (view !== 'full' && view !== 'summary') {
+    throw new BerthError('INVALID_ARGUMENT', `view=${view} is not full or summary`, { details: { view } });
+  }
+  const listed = p.has('filter') || p.has('sort') || p.has('limit') || p.has('running') || view === 'summary';
+  if (!listed) return store.allContainers();
+  const filters: Record<string, string[]> = {};
+  for (const f of p.getAll('filter')) {
+    const at = f.indexOf('=');
+    if (at <= 0)
+      throw new BerthError('INVALID_ARGUMENT', `filter ${JSON.stringify(f)} is not KEY=VALUE`, {
+        details: { filter: f },
+      });
+    (filters[f.slice(0, at)] ??= []).push(f.slice(at + 1));
+  }
+  const limit = p.get('limit');
+  if (limit !== null && !/^\d+$/.test(limit)) {
+    throw new BerthError('INVALID_ARGUMENT', `limit=${limit} is not a whole number`, { details: { limit } });
+  }
+  const summaries = await store.listContainers({
+    all: p.get('running') !== 'true',
+    filters,
+    ...(p.has('sort') ? { sort: p.get('sort') as never } : {}),
+    ...(limit !== null ? { limit: Number(limit) } : {}),
+  });
+  if (view === 'summary') return summaries;
+  const all = new Map((await store.allContainers()).map((c) => [c.config.id, c]));
+  return summaries.map((s) => all.get(s.id)).filter((c) => c !== undefined);
+}
+
 /** The GET routes that answer one store read as JSON. */
-const READS = new Map<string, (store: Store) => Promise<unknown>>([
+const READS = new Map<string, (store: Store, url: URL) => Promise<unknown>>([
   ['/v1/state', (store) => store.snapshot()],
-  ['/v1/containers', (store) => store.allContainers()],
+  ['/v1/containers', containers],
   ['/v1/pods', (store) => store.allPods()],
   ['/v1/volumes', (store) => store.allVolumes()],
   ['/v1/workspaces', (store) => store.workspaces.list()],
   ['/v1/locks', (store) => store.locks.list()],
   ['/v1/health', async (store) => ({ ok: true, seq: await store.events.lastSeq() })],
 ]);
+
+/** The handle a request reads through: `?namespace=NS` confines it (the server's own namespace bounds it). */
+function scoped(store: Store, url: URL): Store {
+  const ns = url.searchParams.get('namespace');
+  return ns === null ? store : store.withNamespace(ns);
+}
 
 /** The /v1 routes over `store`; every other /v1 path is a 404 that lists them. */
 export function berthRoutes(store: Store, opts: EventStreamOptions): RouteHandler {
@@ -32,11 +75,11 @@ export function berthRoutes(store: Store, opts: EventStreamOptions): RouteHandle
     if (path !== '/v1' && !path.startsWith('/v1/')) return false;
     const read = req.method === 'GET' ? READS.get(path) : undefined;
     if (read) {
-      sendJson(res, 200, await read(store));
+      sendJson(res, 200, await read(scoped(store, ctx.url), ctx.url));
       return true;
     }
     if (req.method === 'GET' && path === '/v1/events') {
-      await streamEvents(store, ctx, opts);
+      await streamEvents(scoped(store, ctx.url), ctx, opts);
       return true;
     }
     const unlock = /^\/v1\/locks\/(.+)\/force-unlock$/.exec(path);
