@@ -131,6 +131,8 @@ export class ContainerFixture {
       'io.podman.compose.service': service,
       'org.opencontainers.image.version': tag,
       'com.example.team': `team-${i % 7}`,
+      // Selective: 1 container in 1,000 has each value (the filtered listing bench).
+      'com.example.build': `b${i % 1000}`,
     };
     // Every tenth container is managed by a workspace: berth copies the label to a column.
     if (i % 10 === 0) labels['berth.workspace'] = `ws-${i % 13}`;
@@ -279,6 +281,7 @@ function dumpRows(file: string): Record<string, Row[]> {
     return {
       containers: db.prepare('SELECT * FROM containers ORDER BY rowid').all() as Row[],
       container_summaries: db.prepare('SELECT * FROM container_summaries ORDER BY created, id').all() as Row[],
+      container_labels: db.prepare('SELECT * FROM container_labels ORDER BY key, value, created, id').all() as Row[],
       events: db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[],
     };
   } finally {

@@ -5,6 +5,7 @@ import { benchSizes, formatHeader, writeResults } from './harness.js';
 import { runBackendsBench } from './backends.js';
 import { runCliBench } from './cli-start.js';
 import { runEventsBench } from './events.js';
+import { runListingBench } from './listing.js';
 import { runLocksBench } from './locks.js';
 import { runObjectsBench } from './objects.js';
 import { runPlanBench } from './plan.js';
@@ -17,6 +18,8 @@ import { runPlanBench } from './plan.js';
  *                    bare-node floor, and the files it loads (runs `npm run build` first
  *                    when dist/bin or dist/ is older than src/)
  *   plan             loadManifest, plan, apply and no-change plan of 10,000 objects
+ *   listing          `berth ps` from the command line on 10,000 and 100,000 containers
+ *                    against `node -e 0`: JSON listing, a filtered listing, memory
  *   backends         objects and lock cycles on SQLite and PostgreSQL side by side (local
  *                    socket, else 127.0.0.1; BENCH_PG_URL overrides)
  *   --quick          objects: stores of 1k and 10k containers only (default: 1k, 10k, 100k);
@@ -42,6 +45,8 @@ const BENCHES = {
     runEventsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
   backends: async (_sizes: number[], dataDir: string, quick: boolean) =>
     runBackendsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  listing: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runListingBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

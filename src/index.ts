@@ -81,6 +81,7 @@ export type {
   ContainerSortKey,
   ContainerQuery,
   ContainerSummary,
+  ContainerSummaryField,
   PodFilters,
   PodQuery,
   PodSummary,

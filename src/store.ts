@@ -65,6 +65,7 @@ import type {
   NewEvent,
   ContainerQuery,
   ContainerSummary,
+  ContainerSummaryField,
   PodQuery,
   PodSummary,
   VolumeQuery,
@@ -879,10 +880,14 @@ export class Store {
   /**
    * The containers of the handle's namespace that `query` selects, as narrow summaries
    * (podman's `ps`): filters, sort and limit run in the database, and no document is read.
-   * @throws INVALID_ARGUMENT (details.usage: an unknown filter, status word or sort field),
-   *   NO_SUCH_CONTAINER, AMBIGUOUS_ID (a `before=`/`since=` reference)
+   * With `fields`, each summary has only those fields and the id, and only their columns
+   * are read.
+   * @throws INVALID_ARGUMENT (details.usage: an unknown filter, status word, sort field or
+   *   field), NO_SUCH_CONTAINER, AMBIGUOUS_ID (a `before=`/`since=` reference)
    */
-  async listContainers(query: ContainerQuery = {}): Promise<ContainerSummary[]> {
+  async listContainers<F extends ContainerSummaryField = ContainerSummaryField>(
+    query: ContainerQuery<F> = {},
+  ): Promise<Pick<ContainerSummary, F | 'id'>[]> {
     const checked = checkContainerQuery(query);
     return this.#read((tx) => listing.listContainers(tx, checked));
   }

@@ -1,4 +1,4 @@
--- 005: listings (ps, pod ps, the HTTP and Docker routes) read narrow summary rows kept beside each container's documents, so listing and filtering never parse a config or state; a trigger keeps them in step with every write, and container_summary_source is the one definition of a summary. Pod and namespace indexes become partial, so a plain add writes neither.
+-- 005: listings (ps, pod ps, the HTTP and Docker routes) read narrow summary rows kept beside each container's documents, so listing and filtering never parse a config or state; a trigger keeps them in step with every write, and container_summary_source is the one definition of a summary. Labels carry a GIN index, so a label filter (containment or key existence) reads only the rows it returns. Pod and namespace indexes become partial, so a plain add writes neither.
 CREATE VIEW container_summary_source AS
 SELECT
   CASE WHEN jsonb_typeof(c -> 'createdAt') = 'string' THEN c ->> 'createdAt' ELSE '' END AS created,
@@ -39,6 +39,7 @@ CREATE TABLE container_summaries (
   networks_json JSONB NOT NULL,
   PRIMARY KEY (created, id)
 );
+CREATE INDEX container_summaries_labels ON container_summaries USING gin (labels_json);
 
 -- search_path fixed at creation: the tables are this store's, whatever session writes.
 CREATE FUNCTION berth_container_summary() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$

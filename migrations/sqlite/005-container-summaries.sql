@@ -1,4 +1,4 @@
--- 005: listings (ps, pod ps, the HTTP and Docker routes) read narrow summary rows kept beside each container's documents, so listing and filtering never parse a config or state; triggers keep them in step with every write, and container_summary_source is the one definition of a summary. Pod and namespace indexes become partial, so a plain add writes neither.
+-- 005: listings (ps, pod ps, the HTTP and Docker routes) read narrow summary rows kept beside each container's documents, so listing and filtering never parse a config or state; triggers keep them in step with every write, and container_summary_source is the one definition of a summary. Labels are indexed by key and value (container_labels, kept from the summary rows), so a label filter reads only the rows it returns. Pod and namespace indexes become partial, so a plain add writes neither.
 CREATE VIEW container_summary_source AS
 SELECT
   CASE WHEN json_type(c, '$.createdAt') = 'text' THEN c ->> '$.createdAt' ELSE '' END AS created,
@@ -42,14 +42,50 @@ CREATE TABLE container_summaries (
   PRIMARY KEY (created, id)
 ) STRICT, WITHOUT ROWID;
 
+-- One row per text label (labels are string maps: every write checks them), keyed for
+-- `label=KEY` and `label=KEY=VALUE`; created and id find the summary row.
+CREATE TABLE container_labels (
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created TEXT NOT NULL,
+  id TEXT NOT NULL,
+  PRIMARY KEY (key, value, created, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER container_labels_insert AFTER INSERT ON container_summaries BEGIN
+  INSERT INTO container_labels
+    SELECT j.key, j.value, NEW.created, NEW.id FROM json_each(NEW.labels_json) AS j WHERE j.type = 'text';
+END;
+-- A state save rewrites the summary row in place and leaves its labels alone.
+CREATE TRIGGER container_labels_update AFTER UPDATE OF labels_json ON container_summaries
+WHEN OLD.labels_json IS NOT NEW.labels_json BEGIN
+  DELETE FROM container_labels WHERE (key, value, created, id) IN
+    (SELECT j.key, j.value, OLD.created, OLD.id FROM json_each(OLD.labels_json) AS j WHERE j.type = 'text');
+  INSERT INTO container_labels
+    SELECT j.key, j.value, NEW.created, NEW.id FROM json_each(NEW.labels_json) AS j WHERE j.type = 'text';
+END;
+CREATE TRIGGER container_labels_delete AFTER DELETE ON container_summaries BEGIN
+  DELETE FROM container_labels WHERE (key, value, created, id) IN
+    (SELECT j.key, j.value, OLD.created, OLD.id FROM json_each(OLD.labels_json) AS j WHERE j.type = 'text');
+END;
+
 CREATE TRIGGER container_summaries_insert AFTER INSERT ON containers BEGIN
   INSERT INTO container_summaries SELECT * FROM container_summary_source WHERE id = NEW.id;
 END;
+-- The row moves only when the creation time (its key) changes; otherwise it is updated in place.
 CREATE TRIGGER container_summaries_update AFTER UPDATE ON containers BEGIN
   DELETE FROM container_summaries WHERE id = OLD.id AND created =
     CASE WHEN json_valid(OLD.config_json) AND json_type(OLD.config_json, '$.createdAt') = 'text'
-      THEN OLD.config_json ->> '$.createdAt' ELSE '' END;
-  INSERT INTO container_summaries SELECT * FROM container_summary_source WHERE id = NEW.id;
+      THEN OLD.config_json ->> '$.createdAt' ELSE '' END
+  AND created IS NOT
+    CASE WHEN json_valid(NEW.config_json) AND json_type(NEW.config_json, '$.createdAt') = 'text'
+      THEN NEW.config_json ->> '$.createdAt' ELSE '' END;
+  INSERT INTO container_summaries SELECT * FROM container_summary_source WHERE id = NEW.id
+  ON CONFLICT (created, id) DO UPDATE SET
+    name = excluded.name, namespace = excluded.namespace, pod_id = excluded.pod_id,
+    image = excluded.image, command_json = excluded.command_json, status = excluded.status,
+    exit_code = excluded.exit_code, started_at = excluded.started_at, finished_at = excluded.finished_at,
+    labels_json = excluded.labels_json, mounts_json = excluded.mounts_json, networks_json = excluded.networks_json;
 END;
 CREATE TRIGGER container_summaries_delete AFTER DELETE ON containers BEGIN
   DELETE FROM container_summaries WHERE id = OLD.id AND created =

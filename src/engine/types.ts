@@ -403,7 +403,7 @@ export interface ContainerFilters {
 export type ContainerSortKey = 'command' | 'created' | 'id' | 'image' | 'names' | 'runningfor' | 'status' | 'pod';
 
 /** A container listing: which containers, in which order, how many. */
-export interface ContainerQuery {
+export interface ContainerQuery<F extends ContainerSummaryField = ContainerSummaryField> {
   /** Every container (default), or only running ones (`false`: podman's `ps` without `-a`). */
   all?: boolean;
   filters?: ContainerFilters;
@@ -411,7 +411,15 @@ export interface ContainerQuery {
   sort?: ContainerSortKey;
   /** At most this many, after sorting (podman's `--last N`). */
   limit?: number;
+  /**
+   * The summary fields wanted (the id always comes): the listing reads and builds only
+   * those. All of them when absent.
+   */
+  fields?: readonly F[];
 }
+
+/** A field of a {@link ContainerSummary}. */
+export type ContainerSummaryField = keyof ContainerSummary;
 
 /** What a listing shows of a container: its narrow fields, never its documents. */
 export interface ContainerSummary {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Container, ContainerQuery, ContainerSummary, Store } from '../../src/index.js';
+import type { Container, ContainerQuery, ContainerSummary, ContainerSummaryField, Store } from '../../src/index.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 import { expectCode } from './builders.js';
 
@@ -78,7 +78,33 @@ type QuerySpec = {
   filters: Record<string, string[]>;
   sort: NonNullable<ContainerQuery['sort']>;
   limit: number | undefined;
+  fields: ContainerSummaryField[] | undefined;
 };
+
+const FIELDS: ContainerSummaryField[] = [
+  'id',
+  'name',
+  'namespace',
+  'pod',
+  'podName',
+  'image',
+  'command',
+  'status',
+  'state',
+  'exitCode',
+  'startedAt',
+  'finishedAt',
+  'createdAt',
+  'labels',
+  'mounts',
+  'networks',
+];
+
+/** A summary with only `fields` (and the id), as the engine must give it. */
+function project(s: ContainerSummary, fields: readonly ContainerSummaryField[] | undefined): Partial<ContainerSummary> {
+  if (fields === undefined) return s;
+  return Object.fromEntries(FIELDS.filter((f) => f === 'id' || fields.includes(f)).map((f) => [f, s[f]]));
+}
 
 function queryArb(refs: {
   ids: string[];
@@ -116,6 +142,7 @@ function queryArb(refs: {
     filters,
     sort: fc.constantFrom('created', 'id', 'image', 'names', 'status', 'pod', 'runningfor', 'command'),
     limit: fc.option(fc.nat(6), { nil: undefined }),
+    fields: fc.option(fc.subarray(FIELDS), { nil: undefined }),
   });
 }
 
@@ -263,18 +290,20 @@ export function listingConformance(factory: StoreFactory): void {
           const queries = fc.sample(queryArb(refs), { numRuns: 12, seed: qseed });
           for (const q of queries) {
             const got = await store.listContainers(q);
-            const want = reference(all, podNames, podIds, q);
+            const want = reference(all, podNames, podIds, q).map((s) => project(s, q.fields));
             const context = JSON.stringify(q);
             if (q.sort === 'command') {
               // Command order is the JSON text of the command: compare as sets.
               expect(new Set(got.map((s) => s.id)), context).toEqual(new Set(want.map((s) => s.id)));
             } else {
               expect(got, context).toEqual(want);
+              // Exactly the fields asked for, in summary order.
+              for (const s of got) expect(Object.keys(s), context).toEqual(Object.keys(want[0]!));
             }
             // Each namespace's handle sees exactly its namespace's share.
             const ns = store.withNamespace('ns1');
             const scoped = await ns
-              .listContainers({ ...q, filters: { ...q.filters, namespace: [] } as never })
+              .listContainers({ ...q, fields: ['namespace'], filters: { ...q.filters, namespace: [] } as never })
               .catch(() => null);
             if (scoped)
               expect(
@@ -314,10 +343,19 @@ export function listingConformance(factory: StoreFactory): void {
         labels: { k: 'w' },
         networks: ['front'],
       });
+      // The label index follows relabels and leaves state saves alone.
+      const ids = async (label: string): Promise<string[]> =>
+        (await store.listContainers({ filters: { label: [label] }, fields: [] })).map((s) => s.id);
+      expect(await ids('k=w')).toEqual([a.config.id]);
+      expect(await ids('k=v')).toEqual([]);
+      expect(await ids('k')).toEqual([a.config.id]);
+      await store.saveContainer({ ...(await store.lookupContainer('a2')), state: { status: 'running' } });
+      expect(await ids('k=w')).toEqual([a.config.id]);
       await store.refresh();
       expect((await store.listContainers())[0]).toMatchObject({ status: 'exited' });
       await store.removeContainer(a);
       expect(await store.listContainers()).toEqual([]);
+      expect(await ids('k')).toEqual([]);
     });
 
     it('refuses an unknown filter, status word or sort field with INVALID_ARGUMENT marked as usage', async () => {
@@ -328,6 +366,8 @@ export function listingConformance(factory: StoreFactory): void {
         { filters: { exited: ['x'] } },
         { sort: 'nosuchfield' },
         { limit: -1 },
+        { fields: ['name', 'nosuchfield'] },
+        { fields: 'name' },
       ]) {
         const err = await expectCode(store.listContainers(q as never), 'INVALID_ARGUMENT');
         expect(err.details.usage).toBe(true);
@@ -335,6 +375,146 @@ export function listingConformance(factory: StoreFactory): void {
       await expectCode(store.listContainers({ filters: { before: ['nobody'] } }), 'NO_SUCH_CONTAINER');
       await expectCode(store.listPods({ filters: { status: ['sideways'] } }), 'INVALID_ARGUMENT');
       await expectCode(store.listVolumes({ filters: { dangling: ['maybe'] } }), 'INVALID_ARGUMENT');
+    });
+
+    it('selects pods and volumes exactly as a reference filter over allPods()/allVolumes() does', async () => {
+      const podSpec = fc.record({
+        labels: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
+        ns: fc.constantFrom(...NAMESPACES),
+        members: fc.array(fc.constantFrom(...STATUSES), { maxLength: 3 }),
+      });
+      const volumeSpec = fc.record({
+        labels: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
+        ns: fc.constantFrom(...NAMESPACES),
+        driver: fc.constantFrom(undefined, 'local', 'nfs'),
+        used: fc.boolean(),
+      });
+      const labelFilter = fc.oneof(
+        fc.constantFrom(...LABEL_KEYS),
+        fc.tuple(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES)).map(([k, v]) => `${k}=${v}`),
+      );
+      const podStatus = (states: string[]): string => {
+        const all = (x: string): boolean => states.every((s) => s === x);
+        if (states.length === 0) return 'Created';
+        if (all('running')) return 'Running';
+        if (states.includes('running')) return 'Degraded';
+        if (all('paused')) return 'Paused';
+        if (all('created')) return 'Created';
+        return 'Exited';
+      };
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(podSpec, { maxLength: 5 }),
+          fc.array(volumeSpec, { maxLength: 5 }),
+          fc.nat(),
+          async (podSpecs, volumeSpecs, qseed) => {
+            const store = await factory.open();
+            const members = new Map<string, { ids: string[]; states: string[] }>();
+            for (const [i, p] of podSpecs.entries()) {
+              const pod = await store.addPod({ config: { name: `p${i}x`, namespace: p.ns, labels: p.labels } });
+              const m = { ids: [] as string[], states: [] as string[] };
+              for (const [j, status] of p.members.entries()) {
+                const c = await store.addContainerToPod(pod, {
+                  config: { name: `p${i}c${j}`, namespace: p.ns },
+                  state: { status } as never,
+                });
+                m.ids.push(c.config.id);
+                m.states.push(STATE[status] ?? 'unknown');
+              }
+              members.set(pod.config.id, m);
+            }
+            for (const [i, v] of volumeSpecs.entries()) {
+              await store.addVolume({
+                config: {
+                  name: `v${i}x`,
+                  namespace: v.ns,
+                  labels: v.labels,
+                  ...(v.driver ? { driver: v.driver } : {}),
+                },
+              });
+              if (v.used) {
+                await store.addContainer({
+                  config: { name: `v${i}user`, namespace: v.ns, namedVolumes: [{ name: `v${i}x`, dest: '/d' }] },
+                });
+              }
+            }
+            const pods = await store.allPods();
+            const volumes = await store.allVolumes();
+            // A pod lists its containers oldest first (creation time, then id).
+            const created = new Map((await store.allContainers()).map((c) => [c.config.id, c.config.createdAt ?? '']));
+            for (const m of members.values()) {
+              m.ids.sort((a, b) => cmp(created.get(a)!, created.get(b)!) || cmp(a, b));
+            }
+            const pick = <T>(xs: readonly T[]): fc.Arbitrary<T[]> =>
+              xs.length === 0
+                ? fc.constant([])
+                : fc.uniqueArray(fc.constantFrom(...xs), { minLength: 1, maxLength: 2 });
+            const podQuery = fc.record(
+              {
+                id: pick(pods.map((p) => p.config.id.slice(0, 1))),
+                name: pick(['p1', 'x', 'zz']),
+                label: fc.uniqueArray(labelFilter, { minLength: 1, maxLength: 2 }),
+                status: pick(['created', 'running', 'degraded', 'paused', 'exited']),
+                namespace: pick(NAMESPACES),
+              },
+              { requiredKeys: [] },
+            );
+            const volumeQuery = fc.record(
+              {
+                name: pick(['v1', 'x', 'zz']),
+                label: fc.uniqueArray(labelFilter, { minLength: 1, maxLength: 2 }),
+                driver: pick(['local', 'nfs']),
+                namespace: pick(NAMESPACES),
+                dangling: pick(['true', 'false']),
+              },
+              { requiredKeys: [] },
+            );
+            for (const filters of fc.sample(podQuery, { numRuns: 8, seed: qseed })) {
+              const want = pods
+                .map((p) => ({ p, m: members.get(p.config.id)! }))
+                .filter(({ p, m }) => {
+                  const labels = p.config.labels ?? {};
+                  return (
+                    (!filters.id?.length || filters.id.some((x) => p.config.id.startsWith(x))) &&
+                    (!filters.name?.length || filters.name.some((x) => p.config.name.includes(x))) &&
+                    (filters.label ?? []).every((l) => hasLabel(labels, l)) &&
+                    (!filters.status?.length || filters.status.includes(podStatus(m.states).toLowerCase())) &&
+                    (!filters.namespace?.length || filters.namespace.includes(p.config.namespace ?? ''))
+                  );
+                })
+                .map(({ p, m }) => ({ id: p.config.id, status: podStatus(m.states), containers: m.ids }));
+              const got = (await store.listPods({ filters })).map((p) => ({
+                id: p.id,
+                status: p.status,
+                containers: p.containers,
+              }));
+              expect(got, JSON.stringify(filters)).toEqual(want);
+            }
+            const users = new Map<string, number>();
+            for (const c of await store.allContainers()) {
+              for (const m of c.config.namedVolumes ?? []) users.set(m.name, (users.get(m.name) ?? 0) + 1);
+            }
+            for (const filters of fc.sample(volumeQuery, { numRuns: 8, seed: qseed })) {
+              const want = volumes
+                .filter((v) => {
+                  const labels = v.config.labels ?? {};
+                  const used = users.get(v.config.name) ?? 0;
+                  return (
+                    (!filters.name?.length || filters.name.some((x) => v.config.name.includes(x))) &&
+                    (filters.label ?? []).every((l) => hasLabel(labels, l)) &&
+                    (!filters.driver?.length || filters.driver.includes(v.config.driver ?? 'local')) &&
+                    (!filters.namespace?.length || filters.namespace.includes(v.config.namespace ?? '')) &&
+                    (filters.dangling ?? []).every((d) => (d === 'true') === (used === 0))
+                  );
+                })
+                .map((v) => [v.config.name, users.get(v.config.name) ?? 0]);
+              const got = (await store.listVolumes({ filters })).map((v) => [v.name, v.users]);
+              expect(got, JSON.stringify(filters)).toEqual(want);
+            }
+          },
+        ),
+        { numRuns: 10, seed: SEED },
+      );
     });
 
     it('lists pods with podman’s status and volumes with their users', async () => {

@@ -45,6 +45,13 @@ async function checkUpgraded(store: Store, want: Record<string, unknown>): Promi
       c.config.createdAt,
     ]),
   );
+  // The label index was filled too: every label of every container finds it.
+  for (const c of all) {
+    for (const [k, v] of Object.entries(c.config.labels ?? {})) {
+      const found = await store.listContainers({ filters: { label: [`${k}=${v}`] }, fields: [] });
+      expect(found.map((s) => s.id)).toContain(c.config.id);
+    }
+  }
   const report = await store.diagnose();
   expect(report.integrity).toEqual(['ok']);
   expect(report.danglingReferences).toEqual([]);

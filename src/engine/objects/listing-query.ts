@@ -3,6 +3,7 @@ import type {
   ContainerFilters,
   ContainerQuery,
   ContainerSortKey,
+  ContainerSummaryField,
   PodmanState,
   PodFilters,
   PodQuery,
@@ -83,6 +84,26 @@ export const CONTAINER_SORT_KEYS = [
   'pod',
 ] as const satisfies readonly ContainerSortKey[];
 
+/** The fields of a container summary, in the order a summary lists them. */
+export const CONTAINER_SUMMARY_FIELDS = [
+  'id',
+  'name',
+  'namespace',
+  'pod',
+  'podName',
+  'image',
+  'command',
+  'status',
+  'state',
+  'exitCode',
+  'startedAt',
+  'finishedAt',
+  'createdAt',
+  'labels',
+  'mounts',
+  'networks',
+] as const satisfies readonly ContainerSummaryField[];
+
 /** Pod filter keys (podman's `pod ps --filter`). */
 export const POD_FILTER_KEYS = [
   'id',
@@ -147,6 +168,21 @@ export interface CheckedContainerQuery {
   filters: Partial<Record<(typeof CONTAINER_FILTER_KEYS)[number], string[]>>;
   sort: ContainerSortKey;
   limit: number | undefined;
+  /** The fields wanted, in summary order, the id first. */
+  fields: readonly ContainerSummaryField[];
+}
+
+function checkFields(fields: unknown): readonly ContainerSummaryField[] {
+  if (fields === undefined) return CONTAINER_SUMMARY_FIELDS;
+  if (!Array.isArray(fields)) throw usage('listing fields must be a list of field names', { fields });
+  for (const f of fields) {
+    if (!(CONTAINER_SUMMARY_FIELDS as readonly unknown[]).includes(f)) {
+      throw usage(`unknown container field ${JSON.stringify(f)}; use any of ${CONTAINER_SUMMARY_FIELDS.join(', ')}`, {
+        field: f,
+      });
+    }
+  }
+  return CONTAINER_SUMMARY_FIELDS.filter((f) => f === 'id' || fields.includes(f));
 }
 
 /**
@@ -182,7 +218,7 @@ export function checkContainerQuery(query: ContainerQuery | undefined): CheckedC
   if (!(CONTAINER_SORT_KEYS as readonly string[]).includes(sort)) {
     throw usage(`cannot sort by ${JSON.stringify(sort)}; use one of ${CONTAINER_SORT_KEYS.join(', ')}`, { sort });
   }
-  return { all: q.all !== false, filters, sort, limit: checkLimit(q.limit) };
+  return { all: q.all !== false, filters, sort, limit: checkLimit(q.limit), fields: checkFields(q.fields) };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ContainerSummaryRow, Database } from '../../db/schema.js';
 import { BerthError } from '../../errors.js';
 import type { Tx } from '../context.js';
 import { lookupContainerRow, lookupPodRow } from '../rules/lookup.js';
-import type { ContainerSummary, PodSummary, VolumeSummary } from '../types.js';
+import type { ContainerSummary, ContainerSummaryField, PodSummary, VolumeSummary } from '../types.js';
 import { stateOf, STATUS_WORDS, type CheckedContainerQuery } from './listing-query.js';
 import type { checkPodQuery, checkVolumeQuery } from './listing-query.js';
 import { parseStored } from './rows.js';
@@ -34,27 +34,33 @@ function prefixUpperBound(prefix: string): string {
 }
 
 /**
- * The test of one `label`/`label!` value on a JSON labels document: on SQLite the labels
- * are JSON.stringify's text, in which `"key":"value"` (or `"key":`) occurs exactly when
- * the label is set (every quote inside a key or value is escaped); on PostgreSQL jsonb
- * containment and key existence.
+ * The test of one `label`/`label!` value: on SQLite a lookup in the label index
+ * (container_labels, by key or by key and value); on PostgreSQL jsonb containment or key
+ * existence, which the GIN index on the labels answers.
  */
-function labelTest(pg: boolean, column: RawBuilder<unknown>, name: string, hasValue: boolean): RawBuilder<boolean> {
+function labelTest(pg: boolean, name: string, hasValue: boolean): RawBuilder<boolean> {
   if (pg) {
     return hasValue
-      ? sql<boolean>`(${column} @> CAST(${param(name)} AS jsonb))`
-      : sql<boolean>`jsonb_exists(${column}, ${param(name)})`;
+      ? sql<boolean>`(s.labels_json @> CAST(${param(name)} AS jsonb))`
+      : sql<boolean>`(s.labels_json ? ${param(name)})`;
   }
-  return contains(false, column, sql`${param(name)}`);
+  const match = hasValue
+    ? sql`l.key = ${param(`${name}_key`)} AND l.value = ${param(`${name}_value`)}`
+    : sql`l.key = ${param(`${name}_key`)}`;
+  return sql<boolean>`((s.created, s.id) IN (SELECT l.created, l.id FROM container_labels l WHERE ${match}))`;
 }
 
-/** The parameter value of a `label` filter value for `labelTest`. */
-function labelParam(pg: boolean, value: string): { value: string; hasValue: boolean } {
+/** The parameters of a `label` filter value for `labelTest`. */
+function labelParams(pg: boolean, name: string, value: string): { params: Record<string, string>; hasValue: boolean } {
   const at = value.indexOf('=');
   const key = at < 0 ? value : value.slice(0, at);
-  if (at < 0) return { value: pg ? key : `${JSON.stringify(key)}:`, hasValue: false };
-  const v = value.slice(at + 1);
-  return { value: pg ? JSON.stringify({ [key]: v }) : `${JSON.stringify(key)}:${JSON.stringify(v)}`, hasValue: true };
+  const v = at < 0 ? undefined : value.slice(at + 1);
+  if (pg)
+    return { params: { [name]: v === undefined ? key : JSON.stringify({ [key]: v }) }, hasValue: v !== undefined };
+  return {
+    params: v === undefined ? { [`${name}_key`]: key } : { [`${name}_key`]: key, [`${name}_value`]: v },
+    hasValue: v !== undefined,
+  };
 }
 
 /** Does an image reference match `ancestor` (podman's rule: the name, with or without tag, digest or registry)? */
@@ -69,22 +75,25 @@ function ancestorTest(pg: boolean, i: number): RawBuilder<boolean> {
     OR ${contains(pg, sql`${image}`, sql`${param(`anc${i}_tagged`)}`)})`;
 }
 
-const summaryColumns = [
-  's.created',
-  's.id',
-  's.name',
-  's.namespace',
-  's.pod_id',
-  's.image',
-  's.command_json',
-  's.status',
-  's.exit_code',
-  's.started_at',
-  's.finished_at',
-  's.labels_json',
-  's.mounts_json',
-  's.networks_json',
-] as const;
+/** The columns each summary field reads (the id is always read). */
+const FIELD_COLUMNS: Record<ContainerSummaryField, readonly string[]> = {
+  id: [],
+  name: ['s.name'],
+  namespace: ['s.namespace'],
+  pod: ['s.pod_id'],
+  podName: ['p.name as pod_name'],
+  image: ['s.image'],
+  command: ['s.command_json'],
+  status: ['s.status'],
+  state: ['s.status'],
+  exitCode: ['s.exit_code'],
+  startedAt: ['s.started_at'],
+  finishedAt: ['s.finished_at'],
+  createdAt: ['s.created'],
+  labels: ['s.labels_json'],
+  mounts: ['s.mounts_json'],
+  networks: ['s.networks_json'],
+};
 
 type ListedRow = ContainerSummaryRow & { pod_name: string | null };
 
@@ -96,6 +105,7 @@ interface ListingShape {
   notLabelValues: boolean[];
   sort: CheckedContainerQuery['sort'];
   limit: boolean;
+  fields: readonly ContainerSummaryField[];
 }
 
 const listingDefs = new Map<string, QueryDef<ListedRow>>();
@@ -127,10 +137,8 @@ function buildListing(db: Db, shape: ListingShape) {
   const add = (c: RawBuilder<boolean> | undefined): void => void (c && conditions.push(c));
   add(any('id', (i) => sql<boolean>`(s.id >= ${param(`id${i}`)} AND s.id < ${param(`id${i}_hi`)})`));
   add(any('name', (i) => contains(pg, sql`s.name`, sql`${param(`name${i}`)}`)));
-  shape.labelValues.forEach((hasValue, i) => add(labelTest(pg, sql`s.labels_json`, `label${i}`, hasValue)));
-  shape.notLabelValues.forEach((hasValue, i) =>
-    add(sql<boolean>`NOT ${labelTest(pg, sql`s.labels_json`, `nlabel${i}`, hasValue)}`),
-  );
+  shape.labelValues.forEach((hasValue, i) => add(labelTest(pg, `label${i}`, hasValue)));
+  shape.notLabelValues.forEach((hasValue, i) => add(sql<boolean>`NOT ${labelTest(pg, `nlabel${i}`, hasValue)}`));
   if (count('status') > 0) add(sql<boolean>`s.status IN (${sql.join(statusParams(count('status')))})`);
   add(any('ancestor', (i) => ancestorTest(pg, i)));
   if (count('pod') > 0) add(sql<boolean>`s.pod_id IN (${sql.join(listParams('pod', count('pod')))})`);
@@ -161,10 +169,11 @@ function buildListing(db: Db, shape: ListingShape) {
     pod: sql`${asc(sql`s.pod_id`)}, s.id`,
     command: sql`${asc(sql`CAST(s.command_json AS TEXT)`)}, s.id`,
   };
-  const select = db
-    .selectFrom('container_summaries as s')
-    .leftJoin('pods as p', 'p.id', 's.pod_id')
-    .select([...summaryColumns, 'p.name as pod_name'])
+  const columns = [...new Set(['s.id', ...shape.fields.flatMap((f) => FIELD_COLUMNS[f])])];
+  const from = db.selectFrom('container_summaries as s');
+  const joined = shape.fields.includes('podName') ? from.leftJoin('pods as p', 'p.id', 's.pod_id') : from;
+  const select = joined
+    .select(columns as never)
     .where(sql<boolean>`${sql.join(conditions, sql` AND `)}`)
     .orderBy(order[shape.sort]);
   return (shape.limit ? select.limit(param<number>('limit')) : select) as never;
@@ -185,25 +194,34 @@ function json<T>(value: unknown, fallback: T): T {
   return (typeof value === 'string' ? parseStored<T>(value, 'container summary') : value) as T;
 }
 
-function toSummary(row: ListedRow): ContainerSummary {
-  const status = row.status ?? 'unknown';
-  return {
-    id: row.id,
-    name: row.name,
-    namespace: row.namespace,
-    pod: row.pod_id,
-    podName: row.pod_name,
-    image: row.image,
-    command: json<string[]>(row.command_json, []),
-    status,
-    state: stateOf(status),
-    exitCode: row.exit_code === null ? null : Number(row.exit_code),
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    createdAt: row.created === '' ? null : row.created,
-    labels: json<Record<string, string>>(row.labels_json, {}),
-    mounts: json<{ name: string; dest: string }[]>(row.mounts_json, []).map((m) => ({ name: m.name, dest: m.dest })),
-    networks: json<string[]>(row.networks_json, []),
+/** How each summary field is built from its columns. */
+const FIELD_VALUES: { [K in ContainerSummaryField]: (row: ListedRow) => ContainerSummary[K] } = {
+  id: (row) => row.id,
+  name: (row) => row.name,
+  namespace: (row) => row.namespace,
+  pod: (row) => row.pod_id,
+  podName: (row) => row.pod_name,
+  image: (row) => row.image,
+  command: (row) => json<string[]>(row.command_json, []),
+  status: (row) => row.status ?? 'unknown',
+  state: (row) => stateOf(row.status ?? 'unknown'),
+  exitCode: (row) => (row.exit_code === null ? null : Number(row.exit_code)),
+  startedAt: (row) => row.started_at,
+  finishedAt: (row) => row.finished_at,
+  createdAt: (row) => (row.created === '' ? null : row.created),
+  labels: (row) => json<Record<string, string>>(row.labels_json, {}),
+  mounts: (row) =>
+    json<{ name: string; dest: string }[]>(row.mounts_json, []).map((m) => ({ name: m.name, dest: m.dest })),
+  networks: (row) => json<string[]>(row.networks_json, []),
+};
+
+/** Builds the summaries of rows with exactly `fields`, in summary order. */
+function summaryBuilder(fields: readonly ContainerSummaryField[]): (row: ListedRow) => ContainerSummary {
+  const builders = fields.map((f) => [f, FIELD_VALUES[f]] as const);
+  return (row) => {
+    const out: Record<string, unknown> = {};
+    for (const [f, value] of builders) out[f] = value(row);
+    return out as unknown as ContainerSummary;
   };
 }
 
@@ -278,10 +296,9 @@ export async function listContainers(tx: Tx, query: CheckedContainerQuery): Prom
   if (f.volume) list('volume', f.volume);
   if (f.namespace) list('namespace', f.namespace);
   if (f.exited) list('exited', f.exited.map(Number));
-  const labels = (f.label ?? []).map((v) => labelParam(pg, v));
-  labels.forEach((l, i) => (params[`label${i}`] = l.value));
-  const notLabels = (f['label!'] ?? []).map((v) => labelParam(pg, v));
-  notLabels.forEach((l, i) => (params[`nlabel${i}`] = l.value));
+  const labels = (f.label ?? []).map((v, i) => labelParams(pg, `label${i}`, v));
+  const notLabels = (f['label!'] ?? []).map((v, i) => labelParams(pg, `nlabel${i}`, v));
+  for (const l of [...labels, ...notLabels]) Object.assign(params, l.params);
   if (query.limit !== undefined) {
     if (query.limit === 0) return [];
     params.limit = query.limit;
@@ -293,105 +310,257 @@ export async function listContainers(tx: Tx, query: CheckedContainerQuery): Prom
     notLabelValues: notLabels.map((l) => l.hasValue),
     sort: query.sort,
     limit: query.limit !== undefined,
+    fields: query.fields,
   });
-  return (await tx.q.all(def, params)).map(toSummary);
+  const build = summaryBuilder(query.fields);
+  return (await tx.q.all(def, params)).map(build);
 }
 
-// ---------------------------------------------------------------- pods
+// ---------------------------------------------------------------- pods and volumes
 
-const podRows = defineQuery('listPods', (db) =>
-  db
-    .selectFrom('pods')
-    .select(['id', 'name', 'namespace', 'config_json', 'state_json'])
-    .where(sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR namespace = ${param('ns')})`)
-    .orderBy(sql`rowid`),
-);
-const podMembers = defineQuery('listPodMembers', (db) =>
-  db
-    .selectFrom('container_summaries')
-    .select(['pod_id', 'id', 'status'])
-    .where('pod_id', 'is not', null)
-    .orderBy('created')
-    .orderBy('id'),
-);
-
-/** podman's status of a pod from its containers' states. */
-function podStatus(states: string[]): PodSummary['status'] {
-  if (states.length === 0) return 'Created';
-  const all = (s: string): boolean => states.every((x) => x === s);
-  if (all('running')) return 'Running';
-  if (states.includes('running')) return 'Degraded';
-  if (all('paused')) return 'Paused';
-  if (all('created')) return 'Created';
-  return 'Exited';
+/** A JSON object member of a text document (the labels or options of a pod or volume), `{}` when not an object. */
+function objectMember(pg: boolean, doc: string, key: string): RawBuilder<unknown> {
+  const column = sql.ref(doc);
+  return pg
+    ? sql`(CASE WHEN jsonb_typeof(CAST(${column} AS jsonb) -> ${sql.lit(key)}) = 'object'
+        THEN CAST(${column} AS jsonb) -> ${sql.lit(key)} ELSE '{}'::jsonb END)`
+    : sql`(CASE WHEN json_valid(${column}) AND json_type(${column}, ${sql.lit(`$.${key}`)}) = 'object'
+        THEN ${column} -> ${sql.lit(`$.${key}`)} ELSE '{}' END)`;
 }
 
-/** Whether a labels map passes a `label` filter value (`key` or `key=value`). */
-function hasLabel(labels: Record<string, unknown>, filter: string): boolean {
-  const at = filter.indexOf('=');
-  if (at < 0) return Object.hasOwn(labels, filter);
-  const key = filter.slice(0, at);
-  return Object.hasOwn(labels, key) && labels[key] === filter.slice(at + 1);
+/** The `label` filters of a pod or volume listing, on its labels (see labelTest for the text form). */
+function documentLabelTests(
+  pg: boolean,
+  labels: RawBuilder<unknown>,
+  hasValues: readonly boolean[],
+): RawBuilder<boolean>[] {
+  return hasValues.map((hasValue, i) => {
+    if (!pg) return contains(false, labels, sql`${param(`label${i}`)}`);
+    return hasValue
+      ? sql<boolean>`(${labels} @> CAST(${param(`label${i}`)} AS jsonb))`
+      : sql<boolean>`(${labels} ? ${param(`label${i}`)})`;
+  });
+}
+
+/** The parameters of the `label` filters of a pod or volume listing; says which have a value. */
+function documentLabelParams(pg: boolean, values: readonly string[], params: Record<string, unknown>): boolean[] {
+  return values.map((value, i) => {
+    const at = value.indexOf('=');
+    const key = at < 0 ? value : value.slice(0, at);
+    const v = at < 0 ? undefined : value.slice(at + 1);
+    // On SQLite labels are JSON text in which `"key":"value"` (or `"key":`) occurs exactly
+    // when the label is set: every quote inside a key or value is escaped.
+    if (v === undefined) params[`label${i}`] = pg ? key : `${JSON.stringify(key)}:`;
+    else params[`label${i}`] = pg ? JSON.stringify({ [key]: v }) : `${JSON.stringify(key)}:${JSON.stringify(v)}`;
+    return v !== undefined;
+  });
+}
+
+interface DocumentShape {
+  counts: Partial<Record<string, number>>;
+  labelValues: readonly boolean[];
+}
+
+const podDefs = new Map<string, QueryDef<ListedPodRow>>();
+
+interface ListedPodRow {
+  id: string;
+  name: string;
+  namespace: string;
+  config_json: string;
+  state_json: string;
+  status: PodSummary['status'];
+  members: unknown;
+}
+
+/**
+ * Pods with podman's status, computed in SQL from their containers' summary rows (no
+ * containers: Created; all running: Running; some: Degraded; all paused: Paused; all
+ * created: Created; else Exited), and their container ids oldest first.
+ */
+function buildPodListing(db: Db, shape: DocumentShape) {
+  const pg = isPostgres(db);
+  const count = (k: string): number => shape.counts[k] ?? 0;
+  const ids = pg ? sql`json_agg(c.id ORDER BY c.created, c.id)` : sql`json_group_array(c.id ORDER BY c.created, c.id)`;
+  const members = db
+    .selectFrom('container_summaries as c')
+    .where('c.pod_id', 'is not', null)
+    .groupBy('c.pod_id')
+    .select([
+      'c.pod_id',
+      sql<number>`count(*)`.as('n'),
+      sql<number>`sum(CASE WHEN c.status = 'running' THEN 1 ELSE 0 END)`.as('running'),
+      sql<number>`sum(CASE WHEN c.status = 'paused' THEN 1 ELSE 0 END)`.as('paused'),
+      sql<number>`sum(CASE WHEN c.status IN ('configured', 'created') THEN 1 ELSE 0 END)`.as('created'),
+      sql<unknown>`${ids}`.as('members'),
+    ]);
+  const status = sql<string>`CASE
+    WHEN m.n IS NULL THEN 'Created'
+    WHEN m.running = m.n THEN 'Running'
+    WHEN m.running > 0 THEN 'Degraded'
+    WHEN m.paused = m.n THEN 'Paused'
+    WHEN m.created = m.n THEN 'Created'
+    ELSE 'Exited' END`;
+  const pods = db
+    .selectFrom('pods as p')
+    .leftJoin(members.as('m'), 'm.pod_id', 'p.id')
+    .select([
+      sql<number>`p.rowid`.as('ord'),
+      'p.id',
+      'p.name',
+      'p.namespace',
+      'p.config_json',
+      'p.state_json',
+      status.as('status'),
+      'm.members',
+      sql<unknown>`${objectMember(pg, 'p.config_json', 'labels')}`.as('labels'),
+    ])
+    .where(sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR p.namespace = ${param('ns')})`);
+  const conditions: RawBuilder<boolean>[] = [sql<boolean>`TRUE`];
+  const any = (k: string, test: (i: number) => RawBuilder<boolean>): void => {
+    if (count(k) > 0)
+      conditions.push(
+        sql<boolean>`(${sql.join(
+          Array.from({ length: count(k) }, (_, i) => test(i)),
+          sql` OR `,
+        )})`,
+      );
+  };
+  any('id', (i) => sql<boolean>`(x.id >= ${param(`id${i}`)} AND x.id < ${param(`id${i}_hi`)})`);
+  any('name', (i) => contains(pg, sql`x.name`, sql`${param(`name${i}`)}`));
+  conditions.push(...documentLabelTests(pg, sql`x.labels`, shape.labelValues));
+  if (count('status') > 0)
+    conditions.push(sql<boolean>`x.status IN (${sql.join(listParams('status', count('status')))})`);
+  if (count('namespace') > 0)
+    conditions.push(sql<boolean>`x.namespace IN (${sql.join(listParams('namespace', count('namespace')))})`);
+  return db
+    .selectFrom(pods.as('x'))
+    .select(['x.id', 'x.name', 'x.namespace', 'x.config_json', 'x.state_json', 'x.status', 'x.members'])
+    .where(sql<boolean>`${sql.join(conditions, sql` AND `)}`)
+    .orderBy('x.ord') as never;
 }
 
 /** The pods a checked query selects, oldest first, with podman's status. */
 export async function listPods(tx: Tx, query: ReturnType<typeof checkPodQuery>): Promise<PodSummary[]> {
   const f = query.filters;
-  const members = new Map<string, { ids: string[]; states: string[] }>();
-  for (const m of await tx.q.all(podMembers, {})) {
-    const entry = members.get(m.pod_id!) ?? { ids: [], states: [] };
-    entry.ids.push(m.id);
-    entry.states.push(stateOf(m.status));
-    members.set(m.pod_id!, entry);
+  const pg = tx.ctx.exec.backend === 'postgres';
+  const params: Record<string, unknown> = { ns: tx.ns };
+  const counts: Record<string, number> = {};
+  const list = (key: string, values: readonly string[]): void => {
+    counts[key] = values.length;
+    values.forEach((v, i) => (params[`${key}${i}`] = v));
+  };
+  if (f.id) {
+    counts.id = f.id.length;
+    f.id.forEach((v, i) => ((params[`id${i}`] = v), (params[`id${i}_hi`] = prefixUpperBound(v))));
   }
-  const out: PodSummary[] = [];
-  for (const row of await tx.q.all(podRows, { ns: tx.ns })) {
+  if (f.name) list('name', f.name);
+  const labelValues = documentLabelParams(pg, f.label ?? [], params);
+  // podman's status words are lower case; the listing shows them capitalised.
+  if (f.status)
+    list(
+      'status',
+      f.status.map((w) => w.charAt(0).toUpperCase() + w.slice(1)),
+    );
+  if (f.namespace) list('namespace', f.namespace);
+  const shape: DocumentShape = { counts, labelValues };
+  const key = JSON.stringify(shape);
+  let def = podDefs.get(key);
+  if (!def) {
+    def = defineQuery<ListedPodRow>(`listPods${podDefs.size}`, (db) => buildPodListing(db, shape));
+    podDefs.set(key, def);
+  }
+  return (await tx.q.all(def, params)).map((row) => {
     const config = parseStored<{ labels?: Record<string, string>; createdAt?: unknown }>(row.config_json, 'pod config');
     const state = parseStored<{ infraContainerId?: unknown }>(row.state_json, 'pod state');
-    const labels = config.labels ?? {};
-    const m = members.get(row.id) ?? { ids: [], states: [] };
-    const summary: PodSummary = {
+    return {
       id: row.id,
       name: row.name,
       namespace: row.namespace,
-      labels,
+      labels: config.labels ?? {},
       createdAt: typeof config.createdAt === 'string' ? config.createdAt : null,
-      status: podStatus(m.states),
-      containers: m.ids,
+      status: row.status,
+      containers: json<string[]>(row.members, []),
       infraContainerId: typeof state.infraContainerId === 'string' ? state.infraContainerId : null,
     };
-    const keep =
-      (!f.id || f.id.some((p) => row.id.startsWith(p))) &&
-      (!f.name || f.name.some((n) => row.name.includes(n))) &&
-      (f.label ?? []).every((l) => hasLabel(labels, l)) &&
-      (!f.status || f.status.includes(summary.status.toLowerCase())) &&
-      (!f.namespace || f.namespace.includes(row.namespace));
-    if (keep) out.push(summary);
-  }
-  return out;
+  });
 }
 
-// ---------------------------------------------------------------- volumes
+const volumeDefs = new Map<string, QueryDef<ListedVolumeRow>>();
 
-const volumeRows = defineQuery('listVolumes', (db) =>
-  db
+interface ListedVolumeRow {
+  name: string;
+  namespace: string;
+  config_json: string;
+  state_json: string;
+  users: number;
+}
+
+function buildVolumeListing(db: Db, shape: DocumentShape) {
+  const pg = isPostgres(db);
+  const count = (k: string): number => shape.counts[k] ?? 0;
+  const driver = pg
+    ? sql<string>`coalesce(CASE WHEN jsonb_typeof(CAST(v.config_json AS jsonb) -> 'driver') = 'string'
+        THEN CAST(v.config_json AS jsonb) ->> 'driver' END, 'local')`
+    : sql<string>`coalesce(CASE WHEN json_valid(v.config_json) AND json_type(v.config_json, '$.driver') = 'text'
+        THEN v.config_json ->> '$.driver' END, 'local')`;
+  const volumes = db
     .selectFrom('volumes as v')
     .select([
+      sql<number>`v.rowid`.as('ord'),
       'v.name',
       'v.namespace',
       'v.config_json',
       'v.state_json',
       sql<number>`(SELECT count(*) FROM container_volumes cv WHERE cv.volume_name = v.name)`.as('users'),
+      driver.as('driver'),
+      sql<unknown>`${objectMember(pg, 'v.config_json', 'labels')}`.as('labels'),
     ])
-    .where(sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR v.namespace = ${param('ns')})`)
-    .orderBy(sql`v.rowid`),
-);
+    .where(sql<boolean>`(CAST(${param('ns')} AS TEXT) = '' OR v.namespace = ${param('ns')})`);
+  const conditions: RawBuilder<boolean>[] = [sql<boolean>`TRUE`];
+  if (count('name') > 0) {
+    const tests = Array.from({ length: count('name') }, (_, i) => contains(pg, sql`x.name`, sql`${param(`name${i}`)}`));
+    conditions.push(sql<boolean>`(${sql.join(tests, sql` OR `)})`);
+  }
+  conditions.push(...documentLabelTests(pg, sql`x.labels`, shape.labelValues));
+  if (count('driver') > 0)
+    conditions.push(sql<boolean>`x.driver IN (${sql.join(listParams('driver', count('driver')))})`);
+  if (count('namespace') > 0)
+    conditions.push(sql<boolean>`x.namespace IN (${sql.join(listParams('namespace', count('namespace')))})`);
+  // Each `dangling` value must hold (podman: true and false together select nothing).
+  for (let i = 0; i < count('dangling'); i++) {
+    conditions.push(sql<boolean>`((x.users = 0) = (${param(`dangling${i}`)} = 'true'))`);
+  }
+  return db
+    .selectFrom(volumes.as('x'))
+    .select(['x.name', 'x.namespace', 'x.config_json', 'x.state_json', 'x.users'])
+    .where(sql<boolean>`${sql.join(conditions, sql` AND `)}`)
+    .orderBy('x.ord') as never;
+}
 
 /** The volumes a checked query selects, oldest first, with how many containers use each. */
 export async function listVolumes(tx: Tx, query: ReturnType<typeof checkVolumeQuery>): Promise<VolumeSummary[]> {
   const f = query.filters;
-  const out: VolumeSummary[] = [];
-  for (const row of await tx.q.all(volumeRows, { ns: tx.ns })) {
+  const pg = tx.ctx.exec.backend === 'postgres';
+  const params: Record<string, unknown> = { ns: tx.ns };
+  const counts: Record<string, number> = {};
+  const list = (key: string, values: readonly string[]): void => {
+    counts[key] = values.length;
+    values.forEach((v, i) => (params[`${key}${i}`] = v));
+  };
+  if (f.name) list('name', f.name);
+  const labelValues = documentLabelParams(pg, f.label ?? [], params);
+  if (f.driver) list('driver', f.driver);
+  if (f.namespace) list('namespace', f.namespace);
+  if (f.dangling) list('dangling', f.dangling);
+  const shape: DocumentShape = { counts, labelValues };
+  const key = JSON.stringify(shape);
+  let def = volumeDefs.get(key);
+  if (!def) {
+    def = defineQuery<ListedVolumeRow>(`listVolumes${volumeDefs.size}`, (db) => buildVolumeListing(db, shape));
+    volumeDefs.set(key, def);
+  }
+  return (await tx.q.all(def, params)).map((row) => {
     const config = parseStored<{
       driver?: unknown;
       labels?: Record<string, string>;
@@ -399,7 +568,7 @@ export async function listVolumes(tx: Tx, query: ReturnType<typeof checkVolumeQu
       createdAt?: unknown;
     }>(row.config_json, 'volume config');
     const state = parseStored<{ mountPoint?: unknown }>(row.state_json, 'volume state');
-    const summary: VolumeSummary = {
+    return {
       name: row.name,
       namespace: row.namespace,
       driver: typeof config.driver === 'string' ? config.driver : 'local',
@@ -409,13 +578,5 @@ export async function listVolumes(tx: Tx, query: ReturnType<typeof checkVolumeQu
       mountPoint: typeof state.mountPoint === 'string' ? state.mountPoint : null,
       users: Number(row.users),
     };
-    const keep =
-      (!f.name || f.name.some((n) => row.name.includes(n))) &&
-      (f.label ?? []).every((l) => hasLabel(summary.labels, l)) &&
-      (!f.driver || f.driver.includes(summary.driver)) &&
-      (!f.namespace || f.namespace.includes(row.namespace)) &&
-      (!f.dangling || f.dangling.every((d) => (d === 'true') === (summary.users === 0)));
-    if (keep) out.push(summary);
-  }
-  return out;
+  });
 }
