@@ -35,6 +35,12 @@ describe('GET /v1/containers through the listing query', () => {
     expect(running.map((s) => s.name)).toEqual(['shop-db', 'web']);
     const one = (await http(api.url, '/v1/containers?sort=names&limit=1&view=summary')).json as ContainerSummary[];
     expect(one.map((s) => s.name)).toEqual(['job']);
+    const narrow = (await http(api.url, '/v1/containers?view=summary&sort=names&fields=name,status')).json;
+    expect(narrow).toEqual([
+      { id: expect.any(String), name: 'job', status: 'exited' },
+      { id: expect.any(String), name: 'shop-db', status: 'running' },
+      { id: expect.any(String), name: 'web', status: 'running' },
+    ]);
     // Without a listing parameter: every container as stored, as before.
     expect(((await http(api.url, '/v1/containers')).json as Container[]).map((c) => c.config.name)).toEqual([
       'web',
@@ -56,6 +62,8 @@ describe('GET /v1/containers through the listing query', () => {
     expectJsonError(await http(api.url, '/v1/containers?filter=novalue'), 400, 'INVALID_ARGUMENT');
     expectJsonError(await http(api.url, '/v1/containers?view=tall'), 400, 'INVALID_ARGUMENT');
     expectJsonError(await http(api.url, '/v1/containers?limit=-1'), 400, 'INVALID_ARGUMENT');
+    expectJsonError(await http(api.url, '/v1/containers?view=summary&fields=name,bogus'), 400, 'INVALID_ARGUMENT');
+    expectJsonError(await http(api.url, '/v1/containers?fields=name'), 400, 'INVALID_ARGUMENT');
     expectJsonError(await http(api.url, '/v1/containers?namespace=a%20b'), 400, 'INVALID_NAME');
   });
 });

@@ -17,13 +17,20 @@ const ROUTES =
 /**
  * `GET /v1/containers`: every container as stored; with `filter=KEY=VALUE` (repeatable,
  * podman's keys), `sort`, `limit` or `running=true` the engine's listing selects them, and
- * `view=summary` answers its narrow summaries instead of the whole objects.
+ * `view=summary` answers its narrow summaries instead of the whole objects (`fields=a,b`
+ * names the summary fields wanted; the id always comes).
  */
 async function containers(store: Store, url: URL): Promise<unknown> {
   const p = url.searchParams;
   const view = p.get('view') ?? 'full';
   if (view !== 'full' && view !== 'summary') {
     throw new BerthError('INVALID_ARGUMENT', `view=${view} is not full or summary`, { details: { view } });
+  }
+  const fields = p.get('fields');
+  if (fields !== null && view !== 'summary') {
+    throw new BerthError('INVALID_ARGUMENT', 'fields= needs view=summary (whole objects have every field)', {
+      details: { fields },
+    });
   }
   const listed = p.has('filter') || p.has('sort') || p.has('limit') || p.has('running') || view === 'summary';
   if (!listed) return store.allContainers();
@@ -45,6 +52,7 @@ async function containers(store: Store, url: URL): Promise<unknown> {
     filters,
     ...(p.has('sort') ? { sort: p.get('sort') as never } : {}),
     ...(limit !== null ? { limit: Number(limit) } : {}),
+    ...(fields !== null ? { fields: fields.split(',').filter((f) => f !== '') as never } : {}),
   });
   if (view === 'summary') return summaries;
   const all = new Map((await store.allContainers()).map((c) => [c.config.id, c]));
