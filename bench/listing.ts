@@ -1,9 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../src/index.js';
-import { formatMiB, formatTable, percentile, REPO_ROOT, runHeader, type RunHeader } from './harness.js';
-import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
+import {
+  formatMiB,
+  formatTable,
+  openRawDatabase,
+  percentile,
+  REPO_ROOT,
+  runHeader,
+  type Comparison,
+  type RunHeader,
+} from './harness.js';
+import { compareAdds, ContainerFixture, createBerthFile, createRawFile, storePragmas, TARGETS } from './objects.js';
 
 /*
  * Listings from the command line (issue 17): `berth ps` is answered from the narrow
@@ -47,8 +56,51 @@ export interface ListingReport {
   header: RunHeader;
   timings: Timing[];
   targets: typeof LISTING_TARGETS;
+  /** Durable adds on 10k stores, each against the raw one-table insert of the same run. */
+  adds: { before: Comparison; after: Comparison };
   checks: { what: string; value: string; target: string; pass: boolean }[];
   misses: string[];
+}
+
+/**
+ * What the listing rows cost a durable add: berth as shipped, and berth with the listing
+ * triggers dropped (the write path before the summary rows), each
+ * against the raw insert of the objects bench, in the same run.
+ */
+async function durableAdds(dir: string, small: string, fixture: ContainerFixture) {
+  const copy = (name: string): string => {
+    const file = join(dir, name);
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    copyFileSync(small, file);
+    return file;
+  };
+  const beforeFile = copy('adds-before.db');
+  const afterFile = copy('adds-after.db');
+  const db = openRawDatabase(beforeFile);
+  for (const t of db
+    .prepare<[], { name: string }>(
+      "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'container_summaries_%'",
+    )
+    .all())
+    db.exec(`DROP TRIGGER ${t.name}`);
+  db.close();
+  const rawFile = join(dir, 'adds-raw.db');
+  for (const suffix of ['', '-wal', '-shm']) rmSync(rawFile + suffix, { force: true });
+  createRawFile(rawFile, fixture, 10_000);
+  const raw = openRawDatabase(rawFile);
+  const before = await openStore({ path: beforeFile });
+  const after = await openStore({ path: afterFile });
+  try {
+    // Different new containers for each pair, so the raw side never sees a name twice.
+    return {
+      before: await compareAdds(before, raw, fixture, 20_000),
+      after: await compareAdds(after, raw, fixture, 30_000),
+    };
+  } finally {
+    await before.close();
+    await after.close();
+    raw.close();
+  }
 }
 
 function run(args: readonly string[]): { ms: number; rss: number | null; stdout: string } {
@@ -135,6 +187,7 @@ export async function runListingBench(opts: {
       maxRss: rss.length ? percentile(rss, 50) : null,
     };
   });
+  const adds = await durableAdds(dir, small, fixture);
   const t = (name: string): Timing => timings.find((x) => x.name === name)!;
   const node = t('node -e 0').medianMs;
   const json10k = t('ps -a --format json (10k)').medianMs - node;
@@ -169,6 +222,14 @@ export async function runListingBench(opts: {
       pass: !Number.isFinite(growth) || growth <= LISTING_TARGETS.filteredRssGrowth,
     },
     {
+      what: 'durable add, 10k, with the listing rows: vs raw',
+      value:
+        `${adds.after.ratio.toFixed(2)}x (${adds.after.berth.medianUs.toFixed(0)} vs ${adds.after.raw.medianUs.toFixed(0)} µs;` +
+        ` without them ${adds.before.ratio.toFixed(2)}x, ${adds.before.berth.medianUs.toFixed(0)} µs)`,
+      target: `<= ${TARGETS.add}x`,
+      pass: adds.after.ratio <= TARGETS.add,
+    },
+    {
       what: 'ps -a --format json, 10k: vs podman ps -a on 10k (4.6 s)',
       value: `${(4600 / t('ps -a --format json (10k)').medianMs).toFixed(1)}x faster`,
       target: '>= 20x',
@@ -195,5 +256,5 @@ export async function runListingBench(opts: {
     ].join('\n'),
   );
   const misses = checks.filter((c) => !c.pass).map((c) => `${c.what}: ${c.value} (target ${c.target})`);
-  return { name: 'listing', header, timings, targets: LISTING_TARGETS, checks, misses };
+  return { name: 'listing', header, timings, targets: LISTING_TARGETS, adds, checks, misses };
 }

@@ -250,7 +250,7 @@ function fillFile(file: string, fixture: ContainerFixture, count: number, now: (
 }
 
 /** A fresh raw baseline file, filled with the same containers. */
-function createRawFile(file: string, fixture: ContainerFixture, count: number): void {
+export function createRawFile(file: string, fixture: ContainerFixture, count: number): void {
   const db = openRawDatabase(file);
   try {
     db.exec(RAW_SCHEMA);
@@ -281,7 +281,6 @@ function dumpRows(file: string): Record<string, Row[]> {
     return {
       containers: db.prepare('SELECT * FROM containers ORDER BY rowid').all() as Row[],
       container_summaries: db.prepare('SELECT * FROM container_summaries ORDER BY created, id').all() as Row[],
-      container_labels: db.prepare('SELECT * FROM container_labels ORDER BY key, value, created, id').all() as Row[],
       events: db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[],
     };
   } finally {
@@ -471,7 +470,7 @@ async function measureMemory(size: number, dir: string): Promise<MemoryResult> {
  * Durable adds, one transaction each (synchronous=FULL on both sides), timed one by one.
  * Both sides add the same new containers.
  */
-async function compareAdds(
+export async function compareAdds(
   store: Store,
   raw: BetterSqlite3.Database,
   fixture: ContainerFixture,

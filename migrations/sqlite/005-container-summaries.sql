@@ -1,4 +1,4 @@
--- 005: listings (ps, pod ps, the HTTP and Docker routes) read narrow summary rows kept beside each container's documents, so listing and filtering never parse a config or state; triggers keep them in step with every write, and container_summary_source is the one definition of a summary. Labels are indexed by key and value (container_labels, kept from the summary rows), so a label filter reads only the rows it returns. Pod and namespace indexes become partial, so a plain add writes neither.
+-- 005: listings (ps, pod ps, the HTTP and Docker routes) read narrow summary rows kept beside each container's documents, so listing and filtering never parse a config or state; triggers keep them in step with every write, and container_summary_source is the one definition of a summary. A label filter scans the summary rows' labels text, not an index of its own: each label indexed would cost every durable add a page per label. Pod and namespace indexes become partial, so a plain add writes neither.
 CREATE VIEW container_summary_source AS
 SELECT
   CASE WHEN json_type(c, '$.createdAt') = 'text' THEN c ->> '$.createdAt' ELSE '' END AS created,
@@ -42,37 +42,11 @@ CREATE TABLE container_summaries (
   PRIMARY KEY (created, id)
 ) STRICT, WITHOUT ROWID;
 
--- One row per text label (labels are string maps: every write checks them), keyed for
--- `label=KEY` and `label=KEY=VALUE`; created and id find the summary row.
-CREATE TABLE container_labels (
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  created TEXT NOT NULL,
-  id TEXT NOT NULL,
-  PRIMARY KEY (key, value, created, id)
-) STRICT, WITHOUT ROWID;
-
-CREATE TRIGGER container_labels_insert AFTER INSERT ON container_summaries BEGIN
-  INSERT INTO container_labels
-    SELECT j.key, j.value, NEW.created, NEW.id FROM json_each(NEW.labels_json) AS j WHERE j.type = 'text';
-END;
--- A state save rewrites the summary row in place and leaves its labels alone.
-CREATE TRIGGER container_labels_update AFTER UPDATE OF labels_json ON container_summaries
-WHEN OLD.labels_json IS NOT NEW.labels_json BEGIN
-  DELETE FROM container_labels WHERE (key, value, created, id) IN
-    (SELECT j.key, j.value, OLD.created, OLD.id FROM json_each(OLD.labels_json) AS j WHERE j.type = 'text');
-  INSERT INTO container_labels
-    SELECT j.key, j.value, NEW.created, NEW.id FROM json_each(NEW.labels_json) AS j WHERE j.type = 'text';
-END;
-CREATE TRIGGER container_labels_delete AFTER DELETE ON container_summaries BEGIN
-  DELETE FROM container_labels WHERE (key, value, created, id) IN
-    (SELECT j.key, j.value, OLD.created, OLD.id FROM json_each(OLD.labels_json) AS j WHERE j.type = 'text');
-END;
-
 CREATE TRIGGER container_summaries_insert AFTER INSERT ON containers BEGIN
   INSERT INTO container_summaries SELECT * FROM container_summary_source WHERE id = NEW.id;
 END;
--- The row moves only when the creation time (its key) changes; otherwise it is updated in place.
+-- The row moves only when the creation time (its key) changes; otherwise it is updated in
+-- place, so a state save dirties no page at another key.
 CREATE TRIGGER container_summaries_update AFTER UPDATE ON containers BEGIN
   DELETE FROM container_summaries WHERE id = OLD.id AND created =
     CASE WHEN json_valid(OLD.config_json) AND json_type(OLD.config_json, '$.createdAt') = 'text'

@@ -343,7 +343,7 @@ export function listingConformance(factory: StoreFactory): void {
         labels: { k: 'w' },
         networks: ['front'],
       });
-      // The label index follows relabels and leaves state saves alone.
+      // Label filters follow relabels, and state saves (rows updated in place) keep them.
       const ids = async (label: string): Promise<string[]> =>
         (await store.listContainers({ filters: { label: [label] }, fields: [] })).map((s) => s.id);
       expect(await ids('k=w')).toEqual([a.config.id]);

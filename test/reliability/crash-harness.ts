@@ -436,7 +436,6 @@ function readTables(db: Database.Database) {
     dependencies: all<S.ContainerDependencyRow>('SELECT * FROM container_dependencies'),
     volumeUses: all<S.ContainerVolumeRow>('SELECT * FROM container_volumes'),
     summaries: all<S.ContainerSummaryRow>('SELECT * FROM container_summaries'),
-    labels: all<{ key: string; value: string; id: string }>('SELECT key, value, id FROM container_labels'),
     execSessions: all<S.ExecSessionRow>('SELECT id, container_id FROM exec_sessions'),
     workspaces: all<WorkspaceRow>('SELECT namespace, name, lineage, serial, state_json, checksum FROM workspaces'),
     versions: all<VersionRow>(
@@ -478,11 +477,6 @@ function checkObjects(t: Tables, problems: string[]): void {
   if (t.summaries.length !== t.containers.length) {
     problems.push(`${t.summaries.length} listing rows for ${t.containers.length} containers`);
   }
-  // The label index holds exactly each container's labels.
-  const indexed = new Map<string, Record<string, string>>();
-  for (const l of t.labels) indexed.set(l.id, { ...indexed.get(l.id), [l.key]: l.value });
-  for (const id of indexed.keys())
-    if (!byId.has(id)) problems.push(`the label index holds labels of ${id}, which is gone`);
   for (const c of t.containers) {
     const what = `container ${c.name} (${c.id})`;
     const config = parse(c.config_json) as {
@@ -517,12 +511,6 @@ function checkObjects(t: Tables, problems: string[]): void {
       JSON.stringify(JSON.parse(summary.labels_json as string)) !== JSON.stringify(config.labels ?? {})
     ) {
       problems.push(`${what}: its listing row disagrees with its documents (${JSON.stringify(summary)})`);
-    }
-    const labels = config.labels ?? {};
-    const keys = (x: Record<string, string>): string =>
-      JSON.stringify(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    if (keys(indexed.get(c.id) ?? {}) !== keys(labels)) {
-      problems.push(`${what}: the label index holds ${keys(indexed.get(c.id) ?? {})}, not ${keys(labels)}`);
     }
     if (c.pod_id !== null) {
       const pod = pods.get(c.pod_id);

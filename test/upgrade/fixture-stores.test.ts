@@ -45,7 +45,7 @@ async function checkUpgraded(store: Store, want: Record<string, unknown>): Promi
       c.config.createdAt,
     ]),
   );
-  // The label index was filled too: every label of every container finds it.
+  // Label filters read the filled rows: every label of every container finds it.
   for (const c of all) {
     for (const [k, v] of Object.entries(c.config.labels ?? {})) {
       const found = await store.listContainers({ filters: { label: [`${k}=${v}`] }, fields: [] });

@@ -34,33 +34,26 @@ function prefixUpperBound(prefix: string): string {
 }
 
 /**
- * The test of one `label`/`label!` value: on SQLite a lookup in the label index
- * (container_labels, by key or by key and value); on PostgreSQL jsonb containment or key
- * existence, which the GIN index on the labels answers.
+ * The test of one `label`/`label!` value on the summary row's labels: on SQLite the
+ * labels are JSON text in which `"key":"value"` (or `"key":`) occurs exactly when the label
+ * is set (every quote inside a key or value is escaped), scanned without an index of its
+ * own (one would cost each durable add a page per label); on PostgreSQL jsonb containment
+ * or key existence, which the GIN index on the labels answers.
  */
-function labelTest(pg: boolean, name: string, hasValue: boolean): RawBuilder<boolean> {
-  if (pg) {
-    return hasValue
-      ? sql<boolean>`(s.labels_json @> CAST(${param(name)} AS jsonb))`
-      : sql<boolean>`(s.labels_json ? ${param(name)})`;
-  }
-  const match = hasValue
-    ? sql`l.key = ${param(`${name}_key`)} AND l.value = ${param(`${name}_value`)}`
-    : sql`l.key = ${param(`${name}_key`)}`;
-  return sql<boolean>`((s.created, s.id) IN (SELECT l.created, l.id FROM container_labels l WHERE ${match}))`;
+function labelTest(pg: boolean, labels: RawBuilder<unknown>, name: string, hasValue: boolean): RawBuilder<boolean> {
+  if (!pg) return contains(false, labels, sql`${param(name)}`);
+  return hasValue
+    ? sql<boolean>`(${labels} @> CAST(${param(name)} AS jsonb))`
+    : sql<boolean>`(${labels} ? ${param(name)})`;
 }
 
-/** The parameters of a `label` filter value for `labelTest`. */
-function labelParams(pg: boolean, name: string, value: string): { params: Record<string, string>; hasValue: boolean } {
+/** The parameter of a `label` filter value for a label test, and whether it names a value. */
+function labelParam(pg: boolean, value: string): { value: string; hasValue: boolean } {
   const at = value.indexOf('=');
   const key = at < 0 ? value : value.slice(0, at);
-  const v = at < 0 ? undefined : value.slice(at + 1);
-  if (pg)
-    return { params: { [name]: v === undefined ? key : JSON.stringify({ [key]: v }) }, hasValue: v !== undefined };
-  return {
-    params: v === undefined ? { [`${name}_key`]: key } : { [`${name}_key`]: key, [`${name}_value`]: v },
-    hasValue: v !== undefined,
-  };
+  if (at < 0) return { value: pg ? key : `${JSON.stringify(key)}:`, hasValue: false };
+  const v = value.slice(at + 1);
+  return { value: pg ? JSON.stringify({ [key]: v }) : `${JSON.stringify(key)}:${JSON.stringify(v)}`, hasValue: true };
 }
 
 /** Does an image reference match `ancestor` (podman's rule: the name, with or without tag, digest or registry)? */
@@ -137,8 +130,11 @@ function buildListing(db: Db, shape: ListingShape) {
   const add = (c: RawBuilder<boolean> | undefined): void => void (c && conditions.push(c));
   add(any('id', (i) => sql<boolean>`(s.id >= ${param(`id${i}`)} AND s.id < ${param(`id${i}_hi`)})`));
   add(any('name', (i) => contains(pg, sql`s.name`, sql`${param(`name${i}`)}`)));
-  shape.labelValues.forEach((hasValue, i) => add(labelTest(pg, `label${i}`, hasValue)));
-  shape.notLabelValues.forEach((hasValue, i) => add(sql<boolean>`NOT ${labelTest(pg, `nlabel${i}`, hasValue)}`));
+  const labels = sql`s.labels_json`;
+  shape.labelValues.forEach((hasValue, i) => add(labelTest(pg, labels, `label${i}`, hasValue)));
+  shape.notLabelValues.forEach((hasValue, i) =>
+    add(sql<boolean>`NOT ${labelTest(pg, labels, `nlabel${i}`, hasValue)}`),
+  );
   if (count('status') > 0) add(sql<boolean>`s.status IN (${sql.join(statusParams(count('status')))})`);
   add(any('ancestor', (i) => ancestorTest(pg, i)));
   if (count('pod') > 0) add(sql<boolean>`s.pod_id IN (${sql.join(listParams('pod', count('pod')))})`);
@@ -296,9 +292,10 @@ export async function listContainers(tx: Tx, query: CheckedContainerQuery): Prom
   if (f.volume) list('volume', f.volume);
   if (f.namespace) list('namespace', f.namespace);
   if (f.exited) list('exited', f.exited.map(Number));
-  const labels = (f.label ?? []).map((v, i) => labelParams(pg, `label${i}`, v));
-  const notLabels = (f['label!'] ?? []).map((v, i) => labelParams(pg, `nlabel${i}`, v));
-  for (const l of [...labels, ...notLabels]) Object.assign(params, l.params);
+  const labels = (f.label ?? []).map((v) => labelParam(pg, v));
+  labels.forEach((l, i) => (params[`label${i}`] = l.value));
+  const notLabels = (f['label!'] ?? []).map((v) => labelParam(pg, v));
+  notLabels.forEach((l, i) => (params[`nlabel${i}`] = l.value));
   if (query.limit !== undefined) {
     if (query.limit === 0) return [];
     params.limit = query.limit;
@@ -328,31 +325,12 @@ function objectMember(pg: boolean, doc: string, key: string): RawBuilder<unknown
         THEN ${column} -> ${sql.lit(`$.${key}`)} ELSE '{}' END)`;
 }
 
-/** The `label` filters of a pod or volume listing, on its labels (see labelTest for the text form). */
-function documentLabelTests(
-  pg: boolean,
-  labels: RawBuilder<unknown>,
-  hasValues: readonly boolean[],
-): RawBuilder<boolean>[] {
-  return hasValues.map((hasValue, i) => {
-    if (!pg) return contains(false, labels, sql`${param(`label${i}`)}`);
-    return hasValue
-      ? sql<boolean>`(${labels} @> CAST(${param(`label${i}`)} AS jsonb))`
-      : sql<boolean>`(${labels} ? ${param(`label${i}`)})`;
-  });
-}
-
-/** The parameters of the `label` filters of a pod or volume listing; says which have a value. */
+/** The parameters of the `label` filters of a pod or volume listing; says which name a value. */
 function documentLabelParams(pg: boolean, values: readonly string[], params: Record<string, unknown>): boolean[] {
   return values.map((value, i) => {
-    const at = value.indexOf('=');
-    const key = at < 0 ? value : value.slice(0, at);
-    const v = at < 0 ? undefined : value.slice(at + 1);
-    // On SQLite labels are JSON text in which `"key":"value"` (or `"key":`) occurs exactly
-    // when the label is set: every quote inside a key or value is escaped.
-    if (v === undefined) params[`label${i}`] = pg ? key : `${JSON.stringify(key)}:`;
-    else params[`label${i}`] = pg ? JSON.stringify({ [key]: v }) : `${JSON.stringify(key)}:${JSON.stringify(v)}`;
-    return v !== undefined;
+    const l = labelParam(pg, value);
+    params[`label${i}`] = l.value;
+    return l.hasValue;
   });
 }
 
@@ -428,7 +406,7 @@ function buildPodListing(db: Db, shape: DocumentShape) {
   };
   any('id', (i) => sql<boolean>`(x.id >= ${param(`id${i}`)} AND x.id < ${param(`id${i}_hi`)})`);
   any('name', (i) => contains(pg, sql`x.name`, sql`${param(`name${i}`)}`));
-  conditions.push(...documentLabelTests(pg, sql`x.labels`, shape.labelValues));
+  shape.labelValues.forEach((hasValue, i) => conditions.push(labelTest(pg, sql`x.labels`, `label${i}`, hasValue)));
   if (count('status') > 0)
     conditions.push(sql<boolean>`x.status IN (${sql.join(listParams('status', count('status')))})`);
   if (count('namespace') > 0)
@@ -522,7 +500,7 @@ function buildVolumeListing(db: Db, shape: DocumentShape) {
     const tests = Array.from({ length: count('name') }, (_, i) => contains(pg, sql`x.name`, sql`${param(`name${i}`)}`));
     conditions.push(sql<boolean>`(${sql.join(tests, sql` OR `)})`);
   }
-  conditions.push(...documentLabelTests(pg, sql`x.labels`, shape.labelValues));
+  shape.labelValues.forEach((hasValue, i) => conditions.push(labelTest(pg, sql`x.labels`, `label${i}`, hasValue)));
   if (count('driver') > 0)
     conditions.push(sql<boolean>`x.driver IN (${sql.join(listParams('driver', count('driver')))})`);
   if (count('namespace') > 0)
