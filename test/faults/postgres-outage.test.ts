@@ -198,6 +198,7 @@ describeCluster('postgres faults: the server stopped', (cluster) => {
     const acknowledged = (await p.value<Obj[]>('allContainers')).map((x) => x.config.name).sort();
     const seq = await p.value<number>('events.lastSeq');
 
+    let follower = -1;
     await c.stop('fast');
     try {
       const unexpected: string[] = [];
@@ -211,6 +212,11 @@ describeCluster('postgres faults: the server stopped', (cluster) => {
         expectFault(error, ['STORE_UNAVAILABLE'], c, path);
       }
       expect(unexpected, 'calls that did not settle as STORE_UNAVAILABLE').toEqual([]);
+      // A follower resuming now waits for the store; one that asked not to retry is told at once.
+      const impatient = p.send('follow', { since: seq, retry: false });
+      expectFault((await p.next(impatient)).error as WireError, ['STORE_UNAVAILABLE'], c, 'follow (retry: false)');
+      follower = p.send('follow', { since: seq });
+      await p.next(follower, (m) => m.retry === 'STORE_UNAVAILABLE');
       const tx = await p.next(p.send('begin'));
       expectFault(tx.error as WireError, ['STORE_UNAVAILABLE'], c, 'transaction');
       expect(await p.alive()).toBe(true);
@@ -222,6 +228,8 @@ describeCluster('postgres faults: the server stopped', (cluster) => {
     expect((await p.value<Obj[]>('allContainers')).map((x) => x.config.name).sort()).toEqual(acknowledged);
     expect(await p.value<number>('events.lastSeq')).toBe(seq);
     await p.value('addContainer', { config: { name: 'after', image: 'x' } });
+    // The waiting follower goes on from its seq once the store is back.
+    expect((await p.next(follower, (m) => 'event' in m)).event).toBe(seq + 1);
     await p.value('workspaces.writeState', 'ws', { v: 2 }, { lockId: o.lockId });
     expect(((await p.value<{ state: { v: number } }>('workspaces.readState', 'ws')).state as { v: number }).v).toBe(2);
     await p.value('workspaces.unlock', 'ws', o.lockId);

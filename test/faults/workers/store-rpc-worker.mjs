@@ -13,8 +13,8 @@
  * - commit / abort: returns from (or throws in) the open transaction's callback → {ok}.
  * - writer {prefix, pauseMs}: adds containers `<prefix>-<i>` in a loop, answering
  *   {ack: name} per committed add and {fail: error} per failed one, until stop {target}.
- * - follow {since}: follows the journal → {event: seq} per event, {retry: code} per retry,
- *   until stop {target}.
+ * - follow {since, retry}: follows the journal → {event: seq} per event, {retry: code} per
+ *   retry, until stop {target}; {ok: false, error} if it throws.
  * - ping → {pong: pid}. close → {ok} after store.close().
  *
  * An error is {berth, code, name, message, details}: `berth` false (a raw error) fails the suite.
@@ -89,6 +89,7 @@ function follow(cmd) {
     try {
       for await (const e of opened().events.follow({
         ...(cmd.since !== undefined ? { since: cmd.since } : {}),
+        ...(cmd.retry !== undefined ? { retry: cmd.retry } : {}),
         signal: ctl.signal,
         onRetry: (err) => send({ id: cmd.id, retry: err.code }),
       })) {
