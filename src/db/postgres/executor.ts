@@ -333,6 +333,7 @@ export class PostgresExecutor implements Executor {
       .connect()
       .then(() => client.query(`LISTEN ${quoteIdent(`berth_events_${this.config.schema}`)}`))
       .then(() => {
+        if (this.listener !== client) return;
         this.listenerReady = true;
         wakeAll();
       })
