@@ -157,27 +157,7 @@ const NETWORK_FAULTS = new Set([
  * constraint berth should have checked): berth's bugs, so INTERNAL. Every other class is
  * something the server or the network did, and never INTERNAL (DESIGN.md §8).
  */
-const BUG_CLASSES = new Set([
-  '0A',
-  '20',
-  '21',
-  '22',
-  '23',
-  '24',
-  '26',
-  '27',
-  '2B',
-  '2D',
-  '2F',
-  '34',
-  '38',
-  '39',
-  '3B',
-  '3F',
-  '42',
-  '44',
-  'P0',
-]);
+const BUG_CLASSES = new Set('0A 20 21 22 23 24 26 27 2B 2D 2F 34 38 39 3B 3F 42 44 P0'.split(' '));
 
 /** Contention: retrying may help (DESIGN.md §8). 57014 is a statement cancelled by statement_timeout or an administrator. */
 const BUSY_CODES = new Set(['40001', '40P01', '55P03', '55006', '53300', '57014']);
