@@ -1,12 +1,12 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { requireBuiltCli } from '../cli/helpers.js';
+import { freePort } from '../events/helpers.js';
 
 /*
  * Helpers of the PostgreSQL fault suite (test/faults/postgres-*.test.ts): a throwaway
@@ -46,18 +46,6 @@ function whyNoCluster(): string | undefined {
   const me = process.getuid?.();
   if (me !== 0 && me !== user.uid) return 'needs root (or the postgres user) to run a throwaway PostgreSQL cluster';
   return undefined;
-}
-
-/** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A PostgreSQL cluster of one test file. */
