@@ -1346,6 +1346,17 @@ export class Locks {
   }
 }
 
+/** Faults a follower waits out: the store is unreachable or busy for now. */
+function isPassingFault(err: unknown): err is BerthError {
+  return err instanceof BerthError && (err.code === 'STORE_UNAVAILABLE' || err.code === 'STORE_BUSY');
+}
+
+/** A follower's wait before its `failures`-th retry: doubling from the poll interval to 5 s, with jitter. */
+function followBackoff(failures: number, pollMs: number): number {
+  const ceiling = Math.min(5_000, Math.max(50, pollMs) * 2 ** (failures - 1));
+  return Math.round(ceiling * (0.5 + Math.random() / 2));
+}
+
 /** Every this many committed writes, the journal is pruned to its retention in the background. */
 const PRUNE_EVERY = 512;
 
@@ -1381,19 +1392,46 @@ export class Events {
   /**
    * Follows the journal from `since` on (default: from now), including writes by other
    * processes, until `signal` aborts. A slow reader never holds up a writer.
-   * @throws INVALID_ARGUMENT
+   *
+   * While the store cannot be reached or is busy (STORE_UNAVAILABLE, STORE_BUSY: a
+   * restarted or unreachable PostgreSQL server), a follower waits and tries again, with a
+   * backoff growing to 5 s, until `signal` aborts, then goes on after the last event it
+   * yielded: nothing is skipped or repeated. `onRetry` hears of each failed attempt
+   * (`attempt` starts at 1 for each outage); `retry: false` throws the error instead.
+   * @throws INVALID_ARGUMENT; with `retry: false`, STORE_UNAVAILABLE and STORE_BUSY
    */
   async *follow(
-    opts: { since?: number; signal?: AbortSignal; pollMs?: number; types?: string[] } = {},
+    opts: {
+      since?: number;
+      signal?: AbortSignal;
+      pollMs?: number;
+      types?: string[];
+      retry?: boolean;
+      onRetry?: (error: BerthError, attempt: number, delayMs: number) => void;
+    } = {},
   ): AsyncIterable<BerthEvent> {
     if (this.#core.runner.inTransaction) throw notInTransaction('events.follow');
     assertSeq(opts.since, 'since');
-    let since = opts.since ?? (await this.lastSeq());
     const pollMs = opts.pollMs ?? 100;
     const exec = this.#core.ctx.exec;
+    let since = opts.since;
+    let failures = 0;
     while (!opts.signal?.aborted && !this.#core.ctx.life.closed) {
-      const seen = exec.notificationsSeen?.();
-      const batch = await this.list({ since, limit: EVENT_PAGE, ...(opts.types ? { types: opts.types } : {}) });
+      let batch: BerthEvent[];
+      let seen: number | undefined;
+      try {
+        seen = exec.notificationsSeen?.();
+        since ??= await this.lastSeq();
+        batch = await this.list({ since, limit: EVENT_PAGE, ...(opts.types ? { types: opts.types } : {}) });
+        failures = 0;
+      } catch (err) {
+        if (this.#core.ctx.life.closed || opts.retry === false || !isPassingFault(err)) throw err;
+        failures++;
+        const delay = followBackoff(failures, pollMs);
+        opts.onRetry?.(err, failures, delay);
+        await sleep(delay, opts.signal);
+        continue;
+      }
       for (const event of batch) {
         if (opts.signal?.aborted) return;
         yield event;

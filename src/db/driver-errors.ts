@@ -18,6 +18,11 @@ export interface FaultContext {
   readonlyHandle?: boolean;
   /** Appended to the next step, e.g. "or point TMPDIR at another folder". */
   hint?: string;
+  /**
+   * The error came from the PostgreSQL driver: any error it raises is the server's or the
+   * network's, even one without a code ("Connection terminated unexpectedly").
+   */
+  driver?: 'postgres';
 }
 
 /**
@@ -29,7 +34,7 @@ export interface FaultContext {
 export function mapDriverError(err: unknown, location: string, context: FaultContext = {}): BerthError {
   if (err instanceof BerthError) return err;
   const code = driverCode(err);
-  const text = err instanceof Error ? err.message : String(err);
+  const text = describeError(err);
   const fault = { err, code, text, location, subject: context.subject ?? `store ${location}`, context };
   return sqliteFault(fault) ?? postgresFault(fault) ?? osFault(fault) ?? internal(fault);
 }
@@ -123,54 +128,214 @@ function sqliteFault(f: Fault): BerthError | undefined {
 }
 
 // ---------------------------------------------------------------------------------------
-// PostgreSQL
+// PostgreSQL (SQLSTATE codes, the sockets pg talks over, and pg's own errors)
 
+/** A SQLSTATE: five characters, never the `E…` of an errno (no SQLSTATE class starts with E). */
+const SQLSTATE = /^[0-9A-DF-Z][0-9A-Z]{4}$/;
+
+/** Errno codes of a socket: the network or the server is at fault, whichever database. */
+const NETWORK_FAULTS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENETRESET',
+  'ENOTCONN',
+  'ESHUTDOWN',
+  'EADDRNOTAVAIL',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
+/**
+ * SQLSTATE classes that mean the statement berth sent was wrong (syntax, data, a
+ * constraint berth should have checked): berth's bugs, so INTERNAL. Every other class is
+ * something the server or the network did, and never INTERNAL (DESIGN.md §8).
+ */
+const BUG_CLASSES = new Set('0A 20 21 22 23 24 26 27 2B 2D 2F 34 38 39 3B 3F 42 44 P0'.split(' '));
+
+/** Contention: retrying may help (DESIGN.md §8). 57014 is a statement cancelled by statement_timeout or an administrator. */
+const BUSY_CODES = new Set(['40001', '40P01', '55P03', '55006', '53300', '57014']);
+
+/**
+ * The connection is gone: the server shut down or restarted, an administrator terminated
+ * the backend, the session timed out, or the socket broke. The next call reconnects.
+ */
+const LOST_CODES = new Set(['57P01', '57P02', '57P05', '25P03', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN']);
+
+/** What PostgreSQL (or the way to it) did, named in the message. */
 function postgresFault(f: Fault): BerthError | undefined {
-  const { code, text, location } = f;
-  const details = { driverCode: code, store: location };
-  if (code === '40001' || code === '40P01' || code === '55P03') {
-    return new BerthError(
-      'STORE_BUSY',
-      `store ${location} is busy: another process held it longer than the busy timeout; retry, or raise busyTimeoutMs`,
-      { details, cause: f.err },
+  const postgres = f.context.driver === 'postgres';
+  const found = postgresCode(f.err);
+  const code = found ?? f.code;
+  if (!postgres && !SQLSTATE.test(code) && !NETWORK_FAULTS.has(code)) return undefined;
+  const at = serverOf(f.location);
+  const text = describeError(f.err);
+  const fault = (errorCode: BerthError['code'], message: string, details: Record<string, unknown> = {}): BerthError =>
+    new BerthError(errorCode, `${f.subject} ${message}${hintOf(f)}`, {
+      details: { driverCode: code, store: f.location, ...details },
+      cause: f.err,
+    });
+  if (SQLSTATE.test(code)) {
+    const cls = code.slice(0, 2);
+    if (BUSY_CODES.has(code)) {
+      const why =
+        code === '53300'
+          ? `${at} has no free connection slot (${text}); retry, or raise the server's max_connections`
+          : code === '55P03'
+            ? `is busy: another session held a lock longer than the busy timeout (${text}); retry, or raise busyTimeoutMs`
+            : `is busy: a concurrent transaction got in the way (${text}); retry`;
+      return fault('STORE_BUSY', code === '53300' ? `is busy: ${why}` : why);
+    }
+    if (code === 'XX001' || code === 'XX002') {
+      return fault('STORE_CORRUPT', `is damaged (${text}); check the database server and restore a backup (pg_dump)`, {
+        damaged: true,
+      });
+    }
+    if (LOST_CODES.has(code)) return lost(f, fault, at, text);
+    if (code === '57P03' || code === '57P04' || cls === '08') {
+      return fault(
+        'STORE_UNAVAILABLE',
+        `cannot reach ${at} (${text}); check that PostgreSQL is running there and retry`,
+        {
+          connection: 'refused',
+        },
+      );
+    }
+    if (code === '53100') {
+      return fault(
+        'STORE_UNAVAILABLE',
+        `cannot be written: ${at} has no disk space left (${text}); free space on the database server, then retry`,
+      );
+    }
+    if (code === '25006') {
+      return fault(
+        'STORE_UNAVAILABLE',
+        `cannot be written: ${at} takes no writes (${text}); point berth at the primary server`,
+      );
+    }
+    if (cls === '28' || code === '3D000' || code === '42501') {
+      return fault(
+        'INVALID_ARGUMENT',
+        `refused the connection (${text}); check the URL, user, password, database and grants`,
+      );
+    }
+    if (BUG_CLASSES.has(cls) || (cls === '25' && code !== '25006')) return undefined;
+    // 53 (resources), 58 (system), XX000, F0 (configuration) and whatever a newer server adds.
+    return fault('STORE_UNAVAILABLE', `failed on ${at} (${text}); check the database server's log, then retry`);
+  }
+  if (code === 'ERR_INVALID_URL') {
+    return fault('INVALID_ARGUMENT', `has a malformed URL (${text}); check it`);
+  }
+  if (LOST_CODES.has(code)) return lost(f, fault, at, text);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return fault(
+      'STORE_UNAVAILABLE',
+      `cannot reach ${at}: its host name does not resolve (${text}); check the host in the URL and DNS, then retry`,
+      {
+        connection: 'refused',
+      },
     );
   }
-  if (code === 'XX001' || code === 'XX002') {
-    return new BerthError(
-      'STORE_CORRUPT',
-      `store ${location} is damaged or is not a berth store (${text}); run \`berth doctor\` and restore a backup`,
-      { details, cause: f.err },
+  if (code !== 'UNKNOWN') {
+    return fault(
+      'STORE_UNAVAILABLE',
+      `cannot reach ${at} (${text}); check that PostgreSQL is running there and reachable, then retry`,
+      {
+        connection: 'refused',
+      },
     );
   }
+  // No code at all: a programming error of berth stays INTERNAL; anything else pg says
+  // without a code ("Connection terminated unexpectedly", a timeout) is the connection.
   if (
-    code === 'ECONNREFUSED' ||
-    code === 'ETIMEDOUT' ||
-    code === 'ECONNRESET' ||
-    code === '57P01' ||
-    code === '57P03' ||
-    code === '53300'
+    f.err instanceof TypeError ||
+    f.err instanceof RangeError ||
+    f.err instanceof ReferenceError ||
+    f.err instanceof SyntaxError
   ) {
-    return new BerthError(
-      'STORE_BUSY',
-      `store ${location} cannot be reached (${text}); check that PostgreSQL is running and retry`,
-      { details, cause: f.err },
+    return undefined;
+  }
+  if (/timeout|timed out/i.test(text)) {
+    return fault(
+      'STORE_UNAVAILABLE',
+      `cannot reach ${at} in time (${text}); check that PostgreSQL is running there and reachable, then retry`,
+      {
+        connection: 'refused',
+      },
     );
   }
-  if (code === 'ENOTFOUND' || code === '28P01' || code === '28000' || code === '3D000' || code === '42501') {
-    return new BerthError(
-      'INVALID_ARGUMENT',
-      `store ${location} refused the connection (${text}); check the URL, user, password and database`,
-      { details, cause: f.err },
-    );
+  return lost(f, fault, at, text);
+}
+
+function lost(
+  f: Fault,
+  fault: (code: BerthError['code'], message: string, details?: Record<string, unknown>) => BerthError,
+  at: string,
+  text: string,
+): BerthError {
+  return fault(
+    'STORE_UNAVAILABLE',
+    `lost its connection to ${at} (${text}): the server restarted or the connection was cut; retry, and the next call reconnects`,
+    { connection: 'lost' },
+  );
+}
+
+/**
+ * True when `err` (raw or mapped) says the connection broke, not that the server refused
+ * something: a statement that had not started yet may run again on a new connection.
+ */
+export function isLostConnection(err: unknown): boolean {
+  if (err instanceof BerthError) return err.details.connection === 'lost';
+  const code = postgresCode(err);
+  if (code !== undefined) return LOST_CODES.has(code);
+  return err instanceof Error && !(err instanceof TypeError) && !/timeout|timed out/i.test(err.message);
+}
+
+/** The code of a pg error, looking through an AggregateError's errors and causes (a few levels). */
+function postgresCode(err: unknown, depth = 0): string | undefined {
+  if (typeof err !== 'object' || err === null || depth > 4) return undefined;
+  const { code, errors, cause } = err as { code?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof code === 'string' && code !== '') return code;
+  if (Array.isArray(errors)) {
+    for (const e of errors) {
+      const inner = postgresCode(e, depth + 1);
+      if (inner !== undefined) return inner;
+    }
   }
-  if (code === '53100') {
-    return new BerthError(
-      'STORE_BUSY',
-      `store ${location} could not be written (${text}); check free disk space and retry`,
-      { details, cause: f.err },
-    );
+  return postgresCode(cause, depth + 1);
+}
+
+/** A one-line description of anything thrown: the message, or those of the errors inside it. */
+function describeError(err: unknown, depth = 0): string {
+  if (err instanceof Error) {
+    if (err.message !== '' || depth > 4) return err.message || err.name;
+    const inner = (err as { errors?: unknown }).errors;
+    if (Array.isArray(inner) && inner.length > 0) return inner.map((e) => describeError(e, depth + 1)).join('; ');
+    return err.cause === undefined ? err.name : describeError(err.cause, depth + 1);
   }
-  return undefined;
+  try {
+    return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
+  } catch {
+    return String(err);
+  }
+}
+
+/** "PostgreSQL at HOST:PORT" from a store's location (a redacted URL with #schema). */
+function serverOf(location: string): string {
+  try {
+    const u = new URL(location);
+    const socket = u.searchParams.get('host');
+    const host = socket ?? (u.host || 'localhost');
+    return `PostgreSQL at ${host}`;
+  } catch {
+    return 'PostgreSQL';
+  }
 }
 
 // ---------------------------------------------------------------------------------------

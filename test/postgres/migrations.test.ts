@@ -234,7 +234,7 @@ describePg('postgres: migrations and schemas', (url) => {
     const noRole = new URL(url);
     noRole.username = 'berth_no_such_role';
     for (const [target, codes] of [
-      [refused, ['STORE_BUSY', 'INVALID_ARGUMENT']],
+      [refused, ['STORE_UNAVAILABLE']],
       [noDb, ['INVALID_ARGUMENT']],
       [noRole, ['INVALID_ARGUMENT']],
     ] as const) {

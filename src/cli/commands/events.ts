@@ -77,8 +77,25 @@ export async function events(ctx: CliContext, opts: EventsOptions): Promise<void
     const stop = (): void => ctl.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // An outage of the store (a restarted PostgreSQL server) is waited out, as `podman
+    // events` waits: one note per outage on stderr, and the stream resumes after the last
+    // event printed, so nothing is skipped or printed twice.
+    let waiting = false;
+    const onRetry = (err: BerthError, attempt: number): void => {
+      if (attempt !== 1) return;
+      waiting = true;
+      ctx.note(`berth: ${err.message}; waiting for the store to come back (Ctrl-C to stop)`);
+    };
     try {
-      for await (const e of store.events.follow({ ...(since !== undefined ? { since } : {}), signal: ctl.signal })) {
+      for await (const e of store.events.follow({
+        ...(since !== undefined ? { since } : {}),
+        signal: ctl.signal,
+        onRetry,
+      })) {
+        if (waiting) {
+          waiting = false;
+          ctx.note('berth: the store is back; resuming');
+        }
         if (!matches(e)) continue;
         ctx.out(ctx.json ? JSON.stringify(e) : eventLine(ctx, e));
       }

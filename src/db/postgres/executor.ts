@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import pg from 'pg';
 import { BerthError } from '../../errors.js';
-import { mapDriverError } from '../driver-errors.js';
+import { isLostConnection, mapDriverError, type FaultContext } from '../driver-errors.js';
 import type { Executor, QueryRunner, StorageReport, TransactionBody, WriteOptions } from '../executor.js';
 import { bindArgs, compileDef, type ArgSlot, type Params, type QueryDef } from '../query.js';
 import type { Database } from '../schema.js';
@@ -65,16 +65,45 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** A pool whose connections use the store's schema and parse int8 as numbers. */
-export function createPool(config: PostgresConfig, max = 4): pg.Pool {
-  return new pg.Pool({
+/** Maps an error raised by the pg driver (DESIGN.md §8): one without a code is a lost connection, not a bug. */
+export function mapPostgresError(err: unknown, location: string, context: FaultContext = {}): BerthError {
+  return mapDriverError(err, location, { ...context, driver: 'postgres' });
+}
+
+/** Connections per handle. */
+const POOL_SIZE = 4;
+
+/** Clients whose connection failed: released with an error, so the pool closes them. */
+const broken = new WeakSet<pg.ClientBase>();
+
+/**
+ * A pool whose connections use the store's schema and parse int8 as numbers. Every client
+ * it makes has an 'error' listener for its whole life: pg-pool listens on idle clients
+ * only, and an 'error' event without a listener (a backend terminated while a client is
+ * checked out) would crash the process. A client that saw an error is marked broken, so
+ * the pool discards it when it comes back.
+ */
+export function createPool(config: PostgresConfig, max = POOL_SIZE): pg.Pool {
+  const pool = new pg.Pool({
     connectionString: config.url,
     max,
     types,
     // Every connection works in the store's schema, so several stores can share a database.
     options: `-c search_path=${quoteIdent(config.schema)} -c lock_timeout=${Math.max(1, Math.round(config.busyTimeoutMs))}`,
     application_name: 'berth',
+    // Finds a peer that vanished without closing (a network cut) on idle connections too.
+    keepAlive: true,
   });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => broken.add(client));
+  });
+  return pool;
+}
+
+/** Gives a client back to its pool, discarding it when its connection is or may be broken. */
+function release(client: pg.PoolClient, discard = false): void {
+  client.release(discard || broken.has(client) ? true : undefined);
 }
 
 /**
@@ -96,17 +125,16 @@ export class PostgresExecutor implements Executor {
   private listening: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   private notifications = 0;
+  private listenerReady = false;
   private closed = false;
 
   constructor(private readonly config: PostgresConfig) {
     this.location = config.location;
     this.pool = createPool(config);
-    // An idle client that loses its connection must not crash the process.
-    this.pool.on('error', () => undefined);
     this.direct = {
-      all: async (q, p) => (await this.query(this.pool, q, p)).rows,
-      get: async (q, p) => (await this.query(this.pool, q, p)).rows[0],
-      run: async (q, p) => (await this.query(this.pool, q, p)).rowCount ?? 0,
+      all: async (q, p) => (await this.single(q, p)).rows,
+      get: async (q, p) => (await this.single(q, p)).rows[0],
+      run: async (q, p) => (await this.single(q, p)).rowCount ?? 0,
     };
   }
 
@@ -131,7 +159,23 @@ export class PostgresExecutor implements Executor {
     try {
       return await client.query({ name: p.name, text: p.text, values: bindArgs(p.slots, params) });
     } catch (err) {
-      throw mapDriverError(Object.assign(err as Error, { berthQuery: def.name }), this.location);
+      if (err instanceof Error) Object.assign(err, { berthQuery: def.name });
+      throw mapPostgresError(err, this.location);
+    }
+  }
+
+  /**
+   * A statement outside a transaction. Pooled connections the server dropped while they
+   * sat idle (a restart, a terminated backend) fail before the statement ran: it runs
+   * again on the next connection, so the first call after an outage does not fail.
+   */
+  private async single(def: QueryDef<unknown>, params: Params | undefined): Promise<pg.QueryResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.query(this.pool, def, params);
+      } catch (err) {
+        if (attempt > POOL_SIZE || !isLostConnection(err)) throw err;
+      }
     }
   }
 
@@ -173,38 +217,58 @@ export class PostgresExecutor implements Executor {
    * errors of `fn` itself pass through unchanged.
    */
   private async transaction<T>(begin: string, fn: TransactionBody<T>): Promise<T> {
-    this.assertOpen();
-    let client: pg.PoolClient;
+    const { client, serverNow } = await this.begin(begin);
+    let discard = false;
     try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw mapDriverError(err, this.location);
-    }
-    let broken = false;
-    try {
-      let serverNow: number;
-      try {
-        const results = (await client.query(begin)) as unknown as pg.QueryResult[];
-        serverNow = Number(results[results.length - 1]!.rows[0].now);
-      } catch (err) {
-        throw mapDriverError(err, this.location);
-      }
       const result = await fn(this.runner(client), serverNow);
       try {
         await client.query('COMMIT');
       } catch (err) {
-        throw mapDriverError(err, this.location);
+        discard = true;
+        throw mapPostgresError(err, this.location, {
+          hint: isLostConnection(err)
+            ? 'the connection broke during COMMIT, so this write may or may not have been committed: read it back before writing it again'
+            : undefined,
+        });
       }
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
+      if (!discard) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          discard = true;
+        }
       }
       throw err;
     } finally {
-      client.release(broken);
+      release(client, discard);
+    }
+  }
+
+  /**
+   * A connection with `begin` run on it. When the connection turns out to be one the
+   * server dropped while it was idle in the pool, nothing has run yet: it is discarded
+   * and the transaction starts on the next one (at most every pooled one, then a new one).
+   */
+  private async begin(begin: string): Promise<{ client: pg.PoolClient; serverNow: number }> {
+    for (let attempt = 1; ; attempt++) {
+      this.assertOpen();
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw mapPostgresError(err, this.location);
+      }
+      try {
+        const results = (await client.query(begin)) as unknown as pg.QueryResult[];
+        return { client, serverNow: Number(results[results.length - 1]!.rows[0].now) };
+      } catch (err) {
+        // Whatever failed (a lock timeout, a lost connection), this connection is in no state to reuse.
+        release(client, true);
+        if (attempt <= POOL_SIZE && isLostConnection(err)) continue;
+        throw mapPostgresError(err, this.location);
+      }
     }
   }
 
@@ -230,26 +294,50 @@ export class PostgresExecutor implements Executor {
     });
   }
 
+  /**
+   * Connects the LISTEN session in the background. Its errors never reach a caller: when
+   * it drops (a restart, a terminated backend), followers are woken to read the journal
+   * (and meet the outage there, typed), and the next wait connects it again. Once it is
+   * (re)connected, followers are woken too, for what was committed while nobody listened.
+   */
   private startListening(): void {
     if (this.listening || this.closed) return;
-    const client = new pg.Client({ connectionString: this.config.url, types });
+    const client = new pg.Client({
+      connectionString: this.config.url,
+      types,
+      keepAlive: true,
+      application_name: 'berth',
+    });
     this.listener = client;
-    client.on('notification', () => {
+    this.listenerReady = false;
+    const wakeAll = (): void => {
       this.notifications++;
       for (const wake of [...this.waiters]) wake();
-    });
-    client.on('error', () => {
-      // The listener dropped: followers fall back to their poll interval; try again later.
+    };
+    const drop = (): void => {
+      if (this.listener !== client) return;
+      const wasListening = this.listenerReady;
       this.listener = undefined;
       this.listening = undefined;
-    });
+      this.listenerReady = false;
+      // A dead session's end() may never settle: let it go without waiting.
+      client.end().catch(() => undefined);
+      // Only a session that was listening wakes followers: a LISTEN that cannot be set up
+      // at all (refused, no permission) leaves them on their poll interval, not in a loop.
+      if (wasListening) wakeAll();
+    };
+    client.on('notification', wakeAll);
+    client.on('error', drop);
+    client.on('end', drop);
     this.listening = client
       .connect()
       .then(() => client.query(`LISTEN ${quoteIdent(`berth_events_${this.config.schema}`)}`))
-      .then(() => undefined)
-      .catch(() => {
-        this.listening = undefined;
-      });
+      .then(() => {
+        if (this.listener !== client) return;
+        this.listenerReady = true;
+        wakeAll();
+      })
+      .catch(drop);
   }
 
   async inspect(): Promise<StorageReport> {
@@ -257,7 +345,7 @@ export class PostgresExecutor implements Executor {
     try {
       return await this.inspectUnmapped();
     } catch (err) {
-      throw mapDriverError(err, this.location);
+      throw mapPostgresError(err, this.location);
     }
   }
 
@@ -285,7 +373,10 @@ export class PostgresExecutor implements Executor {
     if (this.closed) return;
     this.closed = true;
     for (const wake of [...this.waiters]) wake();
-    await this.listener?.end().catch(() => undefined);
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener && this.listenerReady) await listener.end().catch(() => undefined);
+    else listener?.end().catch(() => undefined);
     await this.pool.end();
   }
 }

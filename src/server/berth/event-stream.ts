@@ -26,8 +26,9 @@ function parseSeq(value: string | null | undefined, what: string): number | unde
 
 /**
  * Answers GET /v1/events; a followed stream runs until the client leaves or the server
- * shuts down (`ctx.signal`), and then ends cleanly.
- * @throws INVALID_ARGUMENT for a malformed since, until or Last-Event-ID
+ * shuts down (`ctx.signal`), and then ends cleanly, waiting out store outages on the way.
+ * @throws INVALID_ARGUMENT for a malformed since, until or Last-Event-ID; STORE_UNAVAILABLE,
+ *   STORE_BUSY before the stream opens
  */
 export async function streamEvents(store: Store, ctx: RequestContext, opts: EventStreamOptions): Promise<void> {
   const { req, res, url } = ctx;
@@ -44,6 +45,11 @@ export async function streamEvents(store: Store, ctx: RequestContext, opts: Even
       sse ? `${id !== undefined ? `id: ${id}\n` : ''}data: ${JSON.stringify(ev)}\n\n` : JSON.stringify(ev) + '\n',
     );
 
+  // Every read that can fail runs before the headers go out, so a store that cannot be
+  // reached is a 503 with Retry-After, not a stream cut short.
+  const pruned = since < (await store.events.prunedThrough());
+  const finite =
+    pruned || follow ? [] : await store.events.list({ since, ...(until !== undefined ? { until } : {}), types });
   res.writeHead(200, {
     'content-type': sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
     'cache-control': 'no-store',
@@ -51,7 +57,7 @@ export async function streamEvents(store: Store, ctx: RequestContext, opts: Even
   });
   // Send the headers now: a client must see the stream open before the first event.
   res.flushHeaders();
-  if (since < (await store.events.prunedThrough())) {
+  if (pruned) {
     // The reader missed events that retention dropped: it must start from a snapshot.
     write({
       type: 'resync_required',
@@ -62,8 +68,7 @@ export async function streamEvents(store: Store, ctx: RequestContext, opts: Even
     return;
   }
   if (!follow) {
-    for (const ev of await store.events.list({ since, ...(until !== undefined ? { until } : {}), types }))
-      write(ev, ev.seq);
+    for (const ev of finite) write(ev, ev.seq);
     res.end();
     return;
   }
@@ -76,7 +81,12 @@ export async function streamEvents(store: Store, ctx: RequestContext, opts: Even
     res.write(sse ? ': heartbeat\n\n' : '\n');
   }, opts.heartbeatMs);
   try {
-    for await (const ev of store.events.follow({ since, signal: ctl.signal, pollMs: opts.pollMs, types })) {
+    // A store outage is waited out inside follow (heartbeats go on); an SSE client is told
+    // in a comment, which EventSource ignores. The stream resumes after the last event sent.
+    const onRetry = (err: BerthError, attempt: number): void => {
+      if (sse && attempt === 1) res.write(`: ${err.code}: waiting for the store to come back\n\n`);
+    };
+    for await (const ev of store.events.follow({ since, signal: ctl.signal, pollMs: opts.pollMs, types, onRetry })) {
       if (!write(ev, ev.seq)) {
         // A slow reader: wait for its socket to drain instead of buffering without bound.
         await new Promise<void>((resolve) => {
