@@ -31,8 +31,7 @@ import { lookupContainerRow, lookupPodRow, lookupVolumeRow } from './engine/rule
 import { assertNamespace, assertVisible } from './engine/rules/namespaces.js';
 import { mayHoldSecrets } from './engine/secrets/crypto.js';
 import { dataKeyFor, currentDataKey, parseNewKey, rotateKey, secretsStatus } from './engine/secrets/keys.js';
-import { reveal } from './engine/secrets/sealing.js';
-import { encryptValue } from './engine/secrets/crypto.js';
+import { envSealer, reveal, type EnvSealer } from './engine/secrets/sealing.js';
 import { runTransaction, StoreRunner, type OpenTransaction, type Runner } from './engine/transaction.js';
 import type {
   BerthEvent,
@@ -1463,16 +1462,17 @@ export class Secrets {
 
   /**
    * Encrypts values for workspace `name` of the handle's namespace (a plan's secret env
-   * values); creates the workspace's data key if it has none yet.
+   * values); creates the workspace's data key if it has none yet. Given the value a
+   * container holds now, an equal value keeps that text (see README "Secrets").
    * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
-  async sealer(name: string): Promise<(value: unknown) => string> {
+  async sealer(name: string): Promise<EnvSealer> {
     const what = `the manifest for workspace ${name}`;
     const ns = this.#store.namespace;
     const dk =
       (await run(this.#core, this.#store).read((tx) => currentDataKey(tx, ns, name, what))) ??
       (await run(this.#core, this.#store).write((tx) => dataKeyFor(tx, ns, name, what)));
-    return (value) => encryptValue(dk, value);
+    return envSealer(dk);
   }
 }
 
