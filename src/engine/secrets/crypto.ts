@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gcmsiv } from '@noble/ciphers/aes.js';
+import type { gcmsiv as GcmSiv } from '@noble/ciphers/aes.js';
 import { BerthError } from '../../errors.js';
 import { canonicalJson } from '../canonical-json.js';
 
@@ -154,6 +154,22 @@ function v1Key(dk: DataKey): Buffer {
   return createHmac('sha256', dk.key).update('berth:enc:v1').digest();
 }
 
+let gcmsivImpl: typeof GcmSiv | undefined;
+
+/**
+ * Loads the GCM-SIV implementation; call it before encryptValue or decryptValue. Loaded
+ * on first use: building its tables takes tens of milliseconds, which commands that
+ * never touch a secret (`berth ps`) should not pay at start-up.
+ */
+export async function loadCipher(): Promise<void> {
+  gcmsivImpl ??= (await import('@noble/ciphers/aes.js')).gcmsiv;
+}
+
+function gcmsiv(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): ReturnType<typeof GcmSiv> {
+  if (!gcmsivImpl) throw new BerthError('INTERNAL', 'the secret cipher was used before loadCipher()');
+  return gcmsivImpl(key, nonce, aad);
+}
+
 const v2Keys = new WeakMap<DataKey, Uint8Array>();
 
 /** v2's GCM-SIV key: HKDF-SHA256 of the data key, so no key serves two constructions. */
@@ -166,7 +182,7 @@ function v2Key(dk: DataKey): Uint8Array {
   return key;
 }
 
-/** Encrypts a JSON value (as v2); equal values under one data key give equal text. */
+/** Encrypts a JSON value (as v2); equal values under one data key give equal text. Needs loadCipher(). */
 export function encryptValue(dk: DataKey, value: unknown): string {
   const plain = Buffer.from(canonicalJson(value), 'utf8');
   // The version and key id are authenticated: a payload moved under another id or
@@ -188,7 +204,7 @@ export function isOutdatedCiphertext(text: string): boolean {
 }
 
 /**
- * Decrypts a ciphertext (v1 or v2) with its data key.
+ * Decrypts a ciphertext (v1 or v2) with its data key. Needs loadCipher().
  * @throws SECRET_UNREADABLE when the text was altered or is not berth's
  */
 export function decryptValue(dk: DataKey, text: string): unknown {

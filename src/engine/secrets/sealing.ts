@@ -8,6 +8,7 @@ import {
   encryptValue,
   ENCRYPTED_MARKER,
   isOutdatedCiphertext,
+  loadCipher,
   mapSecrets,
   SECRET_MARKER,
   type DataKey,
@@ -38,6 +39,7 @@ export async function seal(
   what: string,
   carried: WrappedKeys = {},
 ): Promise<unknown> {
+  await loadCipher();
   const own = (await tx.q.get(q.currentSecretKey, { ns, name }))?.id;
   const reencrypt = new Map<string, DataKey | undefined>();
   const ownTexts: string[] = [];
@@ -129,6 +131,7 @@ async function assertHeld(tx: Tx, ns: string, name: string, texts: string[], wha
  * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
  */
 export async function reveal(tx: Tx, doc: unknown, opts: { bare: boolean }): Promise<unknown> {
+  await loadCipher();
   const ids = new Set<string>();
   const note = (text: string): string => (ids.add(ciphertextKeyId(text)!), text);
   mapSecrets(doc, { marker: (v) => v, encrypted: note, bare: opts.bare ? note : (t) => t }, 'the document');
@@ -160,7 +163,8 @@ export type EnvSealer = (value: string, stored?: string) => string;
  * change when only the cipher changed; current ciphertext needs no check, as encrypting
  * an equal value gives the same text. A stored value that does not decrypt is replaced.
  */
-export function envSealer(dk: DataKey): EnvSealer {
+export async function envSealer(dk: DataKey): Promise<EnvSealer> {
+  await loadCipher();
   const holds = (stored: string, value: string): boolean => {
     try {
       return canonicalJson(decryptValue(dk, stored)) === canonicalJson(value);
