@@ -1176,7 +1176,7 @@ export class Workspaces {
   ): Promise<WorkspaceState> {
     ws.assertWorkspaceName(name);
     if (opts.lockId !== undefined) assertNonEmpty(opts.lockId, 'lock id');
-    const imported = state.checkEnvelope(envelope);
+    const imported = await state.checkEnvelope(envelope);
     await this.#ensureDefault(name);
     return run(this.#core, this.#store).write((tx) => state.importState(tx, name, imported, opts));
   }
