@@ -144,6 +144,12 @@ let makeSecrets: (store: Store, core: Core) => Secrets;
  * A handle on a berth store: containers, pods, volumes, exec sessions, networks and exit
  * codes (libpod's State), workspaces with their state and locks, the event journal, and
  * plan/apply. Obtain one with `openStore()`; close it with `close()`.
+ *
+ * Every method throws only {@link BerthError}. Besides the codes its `@throws` names, any
+ * call may meet a fault of the store — STORE_CLOSED (the handle was closed), STORE_BUSY
+ * (retrying may help), STORE_UNAVAILABLE, STORE_CORRUPT — and any write through a
+ * `readonly` handle is INVALID_ARGUMENT. The same holds for `workspaces`, `locks`,
+ * `events` and `secrets`.
  */
 export class Store {
   readonly #core: Core;
@@ -247,7 +253,11 @@ export class Store {
     }
   }
 
-  /** Closes the store (every handle made from it); later calls fail with STORE_CLOSED. Closing twice is harmless. */
+  /**
+   * Closes the store (every handle made from it); later calls fail with STORE_CLOSED.
+   * Closing twice is harmless.
+   * @throws INVALID_ARGUMENT on a transaction's `tx` (close the store itself)
+   */
   async close(): Promise<void> {
     this.#assertOutsideTransaction('close');
     const ctx = this.#core.ctx;
@@ -288,7 +298,7 @@ export class Store {
   /**
    * Resets runtime state as after a reboot (DESIGN.md §3): containers exited or
    * configured, pids, mounts, exec sessions and exit codes cleared, pre-reboot locks broken.
-   * @throws INVALID_ARGUMENT (read-only handle), STORE_*
+   * @throws INVALID_ARGUMENT (read-only handle), and the store's faults
    */
   async refresh(): Promise<void> {
     await this.#write((tx) => runtime.refresh(tx, 'manual'));
@@ -304,7 +314,10 @@ export class Store {
     return this.#write((tx) => maintenance.refreshAfterReboot(tx));
   }
 
-  /** The runtime paths recorded by the first caller of validateDBConfig (all empty before). */
+  /**
+   * The runtime paths recorded by the first caller of validateDBConfig (all empty before).
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async getDBConfig(): Promise<DBConfig> {
     return this.#one((tx) => runtime.getDBConfig(tx));
   }
@@ -345,6 +358,7 @@ export class Store {
    * The objects, workspaces and locks of the handle's namespace as of one snapshot, with
    * the event seq they were read at: follow the journal with `since: seq` and nothing is
    * missed or seen twice.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
    */
   async snapshot(): Promise<Snapshot> {
     return this.#read((tx) => maintenance.snapshot(tx));
@@ -438,7 +452,10 @@ export class Store {
     return this.#read((tx) => containers.containerInUse(tx, id));
   }
 
-  /** Every container in the handle's namespace (all with ''), oldest first. */
+  /**
+   * Every container in the handle's namespace (all with ''), oldest first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async allContainers(): Promise<Container[]> {
     return this.#one((tx) => containers.allContainers(tx));
   }
@@ -554,7 +571,10 @@ export class Store {
     return this.#one((tx) => runtime.getExitCode(tx, id));
   }
 
-  /** Deletes exit codes older than 5 minutes whose container no longer exists. */
+  /**
+   * Deletes exit codes older than 5 minutes whose container no longer exists.
+   * @throws INVALID_ARGUMENT (a read-only handle), and the store's faults
+   */
   async pruneContainerExitCodes(): Promise<void> {
     await this.#write((tx) => runtime.pruneExitCodes(tx));
   }
@@ -760,7 +780,10 @@ export class Store {
     await this.#write((tx) => pods.savePodState(tx, id, text));
   }
 
-  /** Every pod in the handle's namespace (all with ''), oldest first. */
+  /**
+   * Every pod in the handle's namespace (all with ''), oldest first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async allPods(): Promise<Pod[]> {
     return this.#one((tx) => pods.allPods(tx));
   }
@@ -851,7 +874,10 @@ export class Store {
     await this.#write((tx) => volumes.saveVolumeState(tx, name, text));
   }
 
-  /** Every volume in the handle's namespace (all with ''), oldest first. */
+  /**
+   * Every volume in the handle's namespace (all with ''), oldest first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async allVolumes(): Promise<Volume[]> {
     return this.#one((tx) => volumes.allVolumes(tx));
   }
@@ -1002,7 +1028,8 @@ export class Store {
    * Compares a manifest with the store and the workspace's last apply; reads only (a
    * first secret creates the workspace's data key). The stack's namespace is the
    * manifest's, else the handle's.
-   * @throws NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT, SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
+   * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT,
+   *   SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
   async plan(workspace: string, manifest: Manifest | null, opts: PlanOptions = {}): Promise<Plan> {
     this.#assertOutsideTransaction('plan');
@@ -1060,7 +1087,10 @@ export class Workspaces {
     await run(this.#core, this.#store).write((tx) => ws.ensureWorkspace(tx, DEFAULT_WORKSPACE));
   }
 
-  /** Every workspace of the handle's namespace, `default` included, by name. */
+  /**
+   * Every workspace of the handle's namespace, `default` included, by name.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async list(): Promise<WorkspaceInfo[]> {
     await this.#ensureDefault(DEFAULT_WORKSPACE);
     return run(this.#core, this.#store).read((tx) => ws.listWorkspaces(tx));
@@ -1294,7 +1324,10 @@ export class Locks {
     return run(this.#core, this.#store).read((tx) => locks.getLock(tx, key));
   }
 
-  /** Every held lock, stale ones marked. */
+  /**
+   * Every held lock, stale ones marked.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async list(): Promise<LockInfo[]> {
     return run(this.#core, this.#store).read((tx) => locks.listLocks(tx));
   }
@@ -1327,7 +1360,10 @@ export class Events {
     return listEvents((since) => run(this.#core, this.#store).one((tx) => eventPage(tx, since, until)), opts);
   }
 
-  /** The seq of the newest event (0 when there is none). */
+  /**
+   * The seq of the newest event (0 when there is none).
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async lastSeq(): Promise<number> {
     return run(this.#core, this.#store).read((tx) => lastSeq(tx));
   }
@@ -1359,7 +1395,10 @@ export class Events {
     }
   }
 
-  /** The first seq at or after a time (ms since the epoch), or undefined when none is. */
+  /**
+   * The first seq at or after a time (ms since the epoch), or undefined when none is.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async firstSeqAt(ts: number): Promise<number | undefined> {
     return run(this.#core, this.#store).one((tx) => firstSeqAt(tx, ts));
   }
@@ -1367,6 +1406,7 @@ export class Events {
   /**
    * The newest seq retention has dropped: a reader resuming at or after it misses
    * nothing; one resuming before it must re-read a snapshot first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
    */
   async prunedThrough(): Promise<number> {
     return run(this.#core, this.#store).one((tx) => prunedThrough(tx));
@@ -1431,7 +1471,11 @@ export class Secrets {
     this.#core = core;
   }
 
-  /** Whether a key is configured, and which keys the store's data keys need. */
+  /**
+   * Whether a key is configured, and which keys the store's data keys need; works
+   * without a key.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async status(): Promise<SecretsStatus> {
     return run(this.#core, this.#store).read((tx) => secretsStatus(tx));
   }

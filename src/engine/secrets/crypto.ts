@@ -112,7 +112,10 @@ export function loadSecretsKey(
   return undefined;
 }
 
-/** A new random secrets key, as base64. */
+/**
+ * A new random secrets key (32 bytes), as base64: what `berth secrets keygen` prints.
+ * @throws nothing
+ */
 export function generateSecretsKey(): string {
   return randomBytes(32).toString('base64');
 }
