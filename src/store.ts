@@ -31,7 +31,7 @@ import { lookupContainerRow, lookupPodRow, lookupVolumeRow } from './engine/rule
 import { assertNamespace, assertVisible } from './engine/rules/namespaces.js';
 import { mayHoldSecrets } from './engine/secrets/crypto.js';
 import { dataKeyFor, currentDataKey, parseNewKey, rotateKey, secretsStatus } from './engine/secrets/keys.js';
-import { envSealer, reveal, type EnvSealer } from './engine/secrets/sealing.js';
+import { envSealer, reveal } from './engine/secrets/sealing.js';
 import { runTransaction, StoreRunner, type OpenTransaction, type Runner } from './engine/transaction.js';
 import type {
   BerthEvent,
@@ -1510,7 +1510,7 @@ export class Secrets {
    * container holds now, an equal value keeps that text (see README "Secrets").
    * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
-  async sealer(name: string): Promise<EnvSealer> {
+  async sealer(name: string): Promise<(value: string, stored?: string) => string> {
     const what = `the manifest for workspace ${name}`;
     const ns = this.#store.namespace;
     const dk =
