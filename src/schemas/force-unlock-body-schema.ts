@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 
 /*
- * The JSON bodies berth's own HTTP routes take (src/server/berth/), checked with these
- * schemas; loaded only by the routes that read a body.
+ * The JSON body of berth serve's force-unlock route (src/server/berth/), checked with this
+ * schema; loaded only by the route that reads it.
  */
 
 /** `POST /v1/locks/{key}/force-unlock`: the exact id of the lock to break. */

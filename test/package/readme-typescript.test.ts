@@ -1,15 +1,5 @@
 import { execFile } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecretsKey } from '../../src/index.js';
 import { jsonSchemaText, SHIPPED_SCHEMAS } from '../../src/schemas/json-schemas.js';
+import { newestMtime } from '../cli/helpers.js';
 import { auditPublishedDocs } from './published-docs.js';
 
 /*
@@ -59,16 +50,6 @@ function readmeBlocks(): Block[] {
     i = end;
   }
   return blocks;
-}
-
-/** The newest modification time of the files under `dir`. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const st = statSync(join(dir, rel));
-    if (st.isFile()) newest = Math.max(newest, st.mtimeMs);
-  }
-  return newest;
 }
 
 const blocks = readmeBlocks();

@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadManifest, openStore } from '../../src/index.js';
 import type { Store } from '../../src/index.js';
 import { pgUrl, tempDir } from '../helpers/store-factory.js';
-import { FIXTURE, fixtureOptions, readEverything } from '../fixtures/stores/make-fixtures.js';
+import { FIXTURE, fixtureOptions, readEverything, SHOP_MANIFEST } from '../fixtures/stores/make-fixtures.js';
 import { withClient } from '../postgres/helpers.js';
 
 /*
@@ -61,22 +61,6 @@ async function checkUpgraded(store: Store, want: Record<string, unknown>): Promi
   expect(plan.drift).toEqual([]);
   expect(JSON.stringify(plan)).toMatch(/berth:secret:v1:/);
 }
-
-/** The manifest make-fixtures.ts applied to namespace shop. */
-const SHOP_MANIFEST = [
-  'version: 1',
-  'namespace: shop',
-  'volumes:',
-  '  shopdata: { driver: local }',
-  'pods:',
-  '  front:',
-  '    labels: { app: front }',
-  '    containers:',
-  '      front-app: { image: "shop/front:1", env: { TOKEN: { secret: "s3cr3t" }, MODE: "prod" } }',
-  'containers:',
-  '  shop-db: { image: "postgres:16", volumes: ["shopdata:/data"] }',
-  '',
-].join('\n');
 
 describe('fixture stores written by berth schema 3', () => {
   it('the SQLite store opens, migrates, and reads back intact', async () => {
