@@ -1510,7 +1510,7 @@ export class Secrets {
    * container holds now, an equal value keeps that text (see README "Secrets").
    * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
-  async sealer(name: string): Promise<(value: string, stored?: string) => string> {
+  async sealer(name: string): Promise<(value: unknown, stored?: string) => string> {
     const what = `the manifest for workspace ${name}`;
     const ns = this.#store.namespace;
     const dk =

@@ -154,7 +154,7 @@ export async function reveal(tx: Tx, doc: unknown, opts: { bare: boolean }): Pro
 }
 
 /** Encrypts a plan's secret env value; `stored` is the value the container holds now, if any. */
-export type EnvSealer = (value: string, stored?: string) => string;
+export type EnvSealer = (value: unknown, stored?: string) => string;
 
 /**
  * Encrypts a manifest's secret env values with the workspace's data key `dk`. A value
@@ -165,7 +165,7 @@ export type EnvSealer = (value: string, stored?: string) => string;
  */
 export async function envSealer(dk: DataKey): Promise<EnvSealer> {
   await loadCipher();
-  const holds = (stored: string, value: string): boolean => {
+  const holds = (stored: string, value: unknown): boolean => {
     try {
       return canonicalJson(decryptValue(dk, stored)) === canonicalJson(value);
     } catch {
