@@ -70,6 +70,18 @@ const MUST_NOT_LOAD: readonly Unused[] = [
     packages: ['pg'],
   },
   { what: 'yaml package', chunks: [], sources: ['node_modules/yaml/'], packages: ['yaml'] },
+  {
+    what: 'secret cipher',
+    chunks: ['aes-*.js'],
+    sources: ['node_modules/@noble/ciphers/'],
+    packages: ['@noble/ciphers'],
+  },
+  {
+    what: 'schema checks',
+    chunks: [],
+    sources: ['src/schemas/', 'node_modules/@sinclair/typebox/'],
+    packages: ['@sinclair/typebox'],
+  },
 ];
 
 type SideName = 'berth' | 'floor' | 'node';

@@ -74,13 +74,19 @@ export class BerthError extends Error {
     this.details = options.details ?? {};
   }
 
-  /** The JSON form used by the CLI and the HTTP API. */
+  /**
+   * The JSON form used by the CLI and the HTTP API.
+   * @throws nothing
+   */
   toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
     return { code: this.code, message: this.message, details: this.details };
   }
 }
 
-/** True when `err` is a {@link BerthError}, optionally with the given code. */
+/**
+ * True when `err` is a {@link BerthError}, optionally with the given code.
+ * @throws nothing (a type guard)
+ */
 export function isBerthError(err: unknown, code?: ErrorCode): err is BerthError {
   return err instanceof BerthError && (code === undefined || err.code === code);
 }

@@ -64,7 +64,7 @@ export interface OpenStoreOptions {
  * @throws NO_SUCH_STORE (missing, with `readonly` or `create: false`), STORE_UNAVAILABLE
  *   (unusable path, full or read-only disk, no permission, server unreachable),
  *   STORE_CORRUPT, SCHEMA_TOO_NEW, MIGRATION_CHECKSUM_MISMATCH, STORE_BUSY,
- *   INVALID_ARGUMENT, SECRETS_KEY_INVALID
+ *   INVALID_ARGUMENT (an option), INVALID_NAME (the namespace), SECRETS_KEY_INVALID
  */
 export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const location = resolveStoreLocation(opts.path ?? opts.url);

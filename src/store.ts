@@ -32,8 +32,7 @@ import { lookupContainerRow, lookupPodRow, lookupVolumeRow } from './engine/rule
 import { assertNamespace, assertVisible } from './engine/rules/namespaces.js';
 import { mayHoldSecrets } from './engine/secrets/crypto.js';
 import { dataKeyFor, currentDataKey, parseNewKey, rotateKey, secretsStatus } from './engine/secrets/keys.js';
-import { reveal } from './engine/secrets/sealing.js';
-import { encryptValue } from './engine/secrets/crypto.js';
+import { envSealer, reveal } from './engine/secrets/sealing.js';
 import { runTransaction, StoreRunner, type OpenTransaction, type Runner } from './engine/transaction.js';
 import type {
   BerthEvent,
@@ -153,6 +152,12 @@ let makeSecrets: (store: Store, core: Core) => Secrets;
  * A handle on a berth store: containers, pods, volumes, exec sessions, networks and exit
  * codes (libpod's State), workspaces with their state and locks, the event journal, and
  * plan/apply. Obtain one with `openStore()`; close it with `close()`.
+ *
+ * Every method throws only {@link BerthError}. Besides the codes its `@throws` names, any
+ * call may meet a fault of the store — STORE_CLOSED (the handle was closed), STORE_BUSY
+ * (retrying may help), STORE_UNAVAILABLE, STORE_CORRUPT — and any write through a
+ * `readonly` handle is INVALID_ARGUMENT. The same holds for `workspaces`, `locks`,
+ * `events` and `secrets`.
  */
 export class Store {
   readonly #core: Core;
@@ -256,7 +261,11 @@ export class Store {
     }
   }
 
-  /** Closes the store (every handle made from it); later calls fail with STORE_CLOSED. Closing twice is harmless. */
+  /**
+   * Closes the store (every handle made from it); later calls fail with STORE_CLOSED.
+   * Closing twice is harmless.
+   * @throws INVALID_ARGUMENT on a transaction's `tx` (close the store itself)
+   */
   async close(): Promise<void> {
     this.#assertOutsideTransaction('close');
     const ctx = this.#core.ctx;
@@ -297,7 +306,7 @@ export class Store {
   /**
    * Resets runtime state as after a reboot (DESIGN.md §3): containers exited or
    * configured, pids, mounts, exec sessions and exit codes cleared, pre-reboot locks broken.
-   * @throws INVALID_ARGUMENT (read-only handle), STORE_*
+   * @throws INVALID_ARGUMENT (read-only handle), and the store's faults
    */
   async refresh(): Promise<void> {
     await this.#write((tx) => runtime.refresh(tx, 'manual'));
@@ -313,7 +322,10 @@ export class Store {
     return this.#write((tx) => maintenance.refreshAfterReboot(tx));
   }
 
-  /** The runtime paths recorded by the first caller of validateDBConfig (all empty before). */
+  /**
+   * The runtime paths recorded by the first caller of validateDBConfig (all empty before).
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async getDBConfig(): Promise<DBConfig> {
     return this.#one((tx) => runtime.getDBConfig(tx));
   }
@@ -354,6 +366,7 @@ export class Store {
    * The objects, workspaces and locks of the handle's namespace as of one snapshot, with
    * the event seq they were read at: follow the journal with `since: seq` and nothing is
    * missed or seen twice.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
    */
   async snapshot(): Promise<Snapshot> {
     return this.#read((tx) => maintenance.snapshot(tx));
@@ -447,7 +460,10 @@ export class Store {
     return this.#read((tx) => containers.containerInUse(tx, id));
   }
 
-  /** Every container in the handle's namespace (all with ''), oldest first. */
+  /**
+   * Every container in the handle's namespace (all with ''), oldest first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async allContainers(): Promise<Container[]> {
     return this.#one((tx) => containers.allContainers(tx));
   }
@@ -563,7 +579,10 @@ export class Store {
     return this.#one((tx) => runtime.getExitCode(tx, id));
   }
 
-  /** Deletes exit codes older than 5 minutes whose container no longer exists. */
+  /**
+   * Deletes exit codes older than 5 minutes whose container no longer exists.
+   * @throws INVALID_ARGUMENT (a read-only handle), and the store's faults
+   */
   async pruneContainerExitCodes(): Promise<void> {
     await this.#write((tx) => runtime.pruneExitCodes(tx));
   }
@@ -769,7 +788,10 @@ export class Store {
     await this.#write((tx) => pods.savePodState(tx, id, text));
   }
 
-  /** Every pod in the handle's namespace (all with ''), oldest first. */
+  /**
+   * Every pod in the handle's namespace (all with ''), oldest first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async allPods(): Promise<Pod[]> {
     return this.#one((tx) => pods.allPods(tx));
   }
@@ -860,7 +882,10 @@ export class Store {
     await this.#write((tx) => volumes.saveVolumeState(tx, name, text));
   }
 
-  /** Every volume in the handle's namespace (all with ''), oldest first. */
+  /**
+   * Every volume in the handle's namespace (all with ''), oldest first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async allVolumes(): Promise<Volume[]> {
     return this.#one((tx) => volumes.allVolumes(tx));
   }
@@ -1048,7 +1073,8 @@ export class Store {
    * Compares a manifest with the store and the workspace's last apply; reads only (a
    * first secret creates the workspace's data key). The stack's namespace is the
    * manifest's, else the handle's.
-   * @throws NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT, SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
+   * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE, NAMESPACE_MISMATCH, INVALID_ARGUMENT,
+   *   SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
   async plan(workspace: string, manifest: Manifest | null, opts: PlanOptions = {}): Promise<Plan> {
     this.#assertOutsideTransaction('plan');
@@ -1106,7 +1132,10 @@ export class Workspaces {
     await run(this.#core, this.#store).write((tx) => ws.ensureWorkspace(tx, DEFAULT_WORKSPACE));
   }
 
-  /** Every workspace of the handle's namespace, `default` included, by name. */
+  /**
+   * Every workspace of the handle's namespace, `default` included, by name.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async list(): Promise<WorkspaceInfo[]> {
     await this.#ensureDefault(DEFAULT_WORKSPACE);
     return run(this.#core, this.#store).read((tx) => ws.listWorkspaces(tx));
@@ -1222,7 +1251,7 @@ export class Workspaces {
   ): Promise<WorkspaceState> {
     ws.assertWorkspaceName(name);
     if (opts.lockId !== undefined) assertNonEmpty(opts.lockId, 'lock id');
-    const imported = state.checkEnvelope(envelope);
+    const imported = await state.checkEnvelope(envelope);
     await this.#ensureDefault(name);
     return run(this.#core, this.#store).write((tx) => state.importState(tx, name, imported, opts));
   }
@@ -1340,7 +1369,10 @@ export class Locks {
     return run(this.#core, this.#store).read((tx) => locks.getLock(tx, key));
   }
 
-  /** Every held lock, stale ones marked. */
+  /**
+   * Every held lock, stale ones marked.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async list(): Promise<LockInfo[]> {
     return run(this.#core, this.#store).read((tx) => locks.listLocks(tx));
   }
@@ -1384,7 +1416,10 @@ export class Events {
     return listEvents((since) => run(this.#core, this.#store).one((tx) => eventPage(tx, since, until)), opts);
   }
 
-  /** The seq of the newest event (0 when there is none). */
+  /**
+   * The seq of the newest event (0 when there is none).
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async lastSeq(): Promise<number> {
     return run(this.#core, this.#store).read((tx) => lastSeq(tx));
   }
@@ -1443,7 +1478,10 @@ export class Events {
     }
   }
 
-  /** The first seq at or after a time (ms since the epoch), or undefined when none is. */
+  /**
+   * The first seq at or after a time (ms since the epoch), or undefined when none is.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async firstSeqAt(ts: number): Promise<number | undefined> {
     return run(this.#core, this.#store).one((tx) => firstSeqAt(tx, ts));
   }
@@ -1451,6 +1489,7 @@ export class Events {
   /**
    * The newest seq retention has dropped: a reader resuming at or after it misses
    * nothing; one resuming before it must re-read a snapshot first.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
    */
   async prunedThrough(): Promise<number> {
     return run(this.#core, this.#store).one((tx) => prunedThrough(tx));
@@ -1515,7 +1554,11 @@ export class Secrets {
     this.#core = core;
   }
 
-  /** Whether a key is configured, and which keys the store's data keys need. */
+  /**
+   * Whether a key is configured, and which keys the store's data keys need; works
+   * without a key.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
   async status(): Promise<SecretsStatus> {
     return run(this.#core, this.#store).read((tx) => secretsStatus(tx));
   }
@@ -1546,16 +1589,17 @@ export class Secrets {
 
   /**
    * Encrypts values for workspace `name` of the handle's namespace (a plan's secret env
-   * values); creates the workspace's data key if it has none yet.
+   * values); creates the workspace's data key if it has none yet. Given the value a
+   * container holds now, an equal value keeps that text (see README "Secrets").
    * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH
    */
-  async sealer(name: string): Promise<(value: unknown) => string> {
+  async sealer(name: string): Promise<(value: unknown, stored?: string) => string> {
     const what = `the manifest for workspace ${name}`;
     const ns = this.#store.namespace;
     const dk =
       (await run(this.#core, this.#store).read((tx) => currentDataKey(tx, ns, name, what))) ??
       (await run(this.#core, this.#store).write((tx) => dataKeyFor(tx, ns, name, what)));
-    return (value) => encryptValue(dk, value);
+    return envSealer(dk);
   }
 }
 

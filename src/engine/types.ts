@@ -27,6 +27,7 @@ export interface NetworkOptions {
   [extra: string]: unknown;
 }
 
+/** A named volume mounted into a container at `dest`. */
 export interface NamedVolume {
   name: string;
   dest: string;
@@ -56,6 +57,7 @@ export interface ContainerConfig extends NewContainerConfig {
   id: string;
 }
 
+/** A container's runtime state; `saveContainer` writes it, `refresh` resets it after a reboot. */
 export interface ContainerState {
   status: ContainerStatus | (string & {});
   pid?: number;
@@ -68,6 +70,7 @@ export interface ContainerState {
   [extra: string]: unknown;
 }
 
+/** A stored container: its config and its runtime state (libpod's Container). */
 export interface Container {
   config: ContainerConfig;
   state: ContainerState;
@@ -94,12 +97,14 @@ export interface PodConfig extends NewPodConfig {
   id: string;
 }
 
+/** A pod's runtime state; `savePod` writes it. */
 export interface PodState {
   infraContainerId?: string;
   cgroupPath?: string;
   [extra: string]: unknown;
 }
 
+/** A stored pod: its config and its runtime state. */
 export interface Pod {
   config: PodConfig;
   state: PodState;
@@ -111,6 +116,7 @@ export interface NewPod {
   state?: PodState;
 }
 
+/** A volume's config: its name is its identity (unique among volumes). */
 export interface VolumeConfig {
   name: string;
   namespace?: string;
@@ -121,12 +127,14 @@ export interface VolumeConfig {
   [extra: string]: unknown;
 }
 
+/** A volume's runtime state; `saveVolume` writes it. */
 export interface VolumeState {
   mountCount?: number;
   mountPoint?: string;
   [extra: string]: unknown;
 }
 
+/** A stored volume: its config and its runtime state. */
 export interface Volume {
   config: VolumeConfig;
   state: VolumeState;

@@ -1,6 +1,5 @@
 import { documentChecksum } from '../engine/canonical-json.js';
 import { WORKSPACE_LABEL } from '../engine/objects/input.js';
-import { OBJECT_NAME_PATTERN } from '../engine/validate.js';
 import type { Store, Transaction } from '../store.js';
 import type { ContainerConfig } from '../engine/types.js';
 import { BerthError } from '../errors.js';
@@ -16,87 +15,44 @@ import {
 } from './planner.js';
 import type { ContainerSpecC, PodSpecC, StackSpec, VolumeSpecC } from './stack-objects.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
+import { PlanSchema } from '../schemas/plan-schema.js';
+import { describeProblem, schemaProblem } from '../schemas/schema-check.js';
 
 /**
- * Checks that a plan is intact and allowed, before any lock or change.
- * @throws PLAN_INVALID, INVALID_ARGUMENT
+ * Checks the shape of a plan read from a file with the `plan/v1` schema
+ * (src/schemas/plan-schema.ts), then what a schema cannot say: every step names a change,
+ * and a create, update or replace carries its object. Anything else is PLAN_INVALID,
+ * naming where the plan is broken, never a crash.
  */
-/** Checks the shape of a plan read from a file: anything else is PLAN_INVALID, never a crash. */
 function assertPlanShape(plan: unknown): asserts plan is Plan {
-  const bad = (why: string): BerthError =>
+  const bad = (why: string, path: string): BerthError =>
     new BerthError(
       'PLAN_INVALID',
       `this is not a valid ${PLAN_FORMAT} plan (${why}); make a new plan with \`berth plan --out FILE\``,
-      {
-        details: { why },
-      },
+      { details: { why, path } },
     );
-  const isObject = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObject(plan) || plan.format !== PLAN_FORMAT) throw bad('wrong format');
-  if (typeof plan.workspace !== 'string' || typeof plan.namespace !== 'string')
-    throw bad('workspace or namespace missing');
-  if (plan.namespace !== '' && !OBJECT_NAME_PATTERN.test(plan.namespace))
-    throw bad('the namespace is not a valid name');
-  if (!['apply', 'destroy', 'refresh-only'].includes(plan.mode as string)) throw bad('unknown mode');
-  const basis = plan.basis;
-  if (!isObject(basis) || typeof basis.lineage !== 'string' || !Number.isInteger(basis.serial))
-    throw bad('basis missing');
-  if (!Array.isArray(plan.changes) || !Array.isArray(plan.steps) || !isObject(plan.summary))
-    throw bad('changes, steps or summary missing');
-  const kinds = ['volume', 'pod', 'container'];
-  const actions = ['create', 'update', 'replace', 'delete', 'noop'];
+  const problem = schemaProblem(PlanSchema, plan);
+  if (problem) throw bad(describeProblem(problem), problem.path);
+  const p = plan as Plan;
   const keys = new Set<string>();
-  for (const c of plan.changes as unknown[]) {
-    if (!isObject(c) || typeof c.key !== 'string' || typeof c.name !== 'string' || !kinds.includes(c.kind as string)) {
-      throw bad('a change without key, name or kind');
-    }
-    if (!actions.includes(c.effective as string) || !actions.includes(c.requested as string))
-      throw bad(`${c.key}: unknown action`);
-    for (const side of ['before', 'after'] as const) {
-      const v = c[side];
-      if (v !== null && (!isObject(v) || typeof v.digest !== 'string' || !isObject(v.spec)))
-        throw bad(`${c.key}: ${side} malformed`);
-    }
-    if (c.before !== null && typeof (c.before as Record<string, unknown>).id !== 'string')
-      throw bad(`${c.key}: before without id`);
-    if ((c.effective === 'create' || c.effective === 'update' || c.effective === 'replace') && c.after === null) {
-      throw bad(`${c.key}: ${String(c.effective)} without the object`);
-    }
-    if (c.kind === 'container' && isObject(c.after)) {
-      const spec = (c.after as { spec: Record<string, unknown> }).spec;
-      const lists = ['command', 'dependsOn', 'volumes'].every((f) => Array.isArray(spec[f]));
-      const maps = ['env', 'labels', 'networks'].every((f) => isObject(spec[f]));
-      if (!lists || !maps) throw bad(`${c.key}: malformed container spec`);
+  p.changes.forEach((c, i) => {
+    if (c.after === null && (c.effective === 'create' || c.effective === 'update' || c.effective === 'replace')) {
+      throw bad(`at /changes/${i}/after: ${c.key} is a ${c.effective} without the object`, `/changes/${i}/after`);
     }
     keys.add(c.key);
-  }
-  for (const step of plan.steps as unknown[]) {
-    if (
-      !isObject(step) ||
-      !['create', 'update', 'delete'].includes(step.op as string) ||
-      !keys.has(step.key as string)
-    ) {
-      throw bad('a step without a known change');
-    }
-  }
+  });
+  p.steps.forEach((step, i) => {
+    if (!keys.has(step.key)) throw bad(`at /steps/${i}/key: no change has key ${step.key}`, `/steps/${i}/key`);
+  });
 }
 
+/**
+ * Checks that a plan is intact and allowed, before any lock or change.
+ * @throws PLAN_INVALID, INVALID_ARGUMENT, CONTAINER_EXISTS, POD_EXISTS, VOLUME_EXISTS
+ */
 export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
   assertPlanShape(plan);
-  if (
-    typeof plan !== 'object' ||
-    plan === null ||
-    plan.format !== PLAN_FORMAT ||
-    !Array.isArray(plan.changes) ||
-    !Array.isArray(plan.steps)
-  ) {
-    throw new BerthError(
-      'PLAN_INVALID',
-      `this is not a berth ${PLAN_FORMAT} plan; make one with \`berth plan --out FILE\``,
-    );
-  }
-  if (typeof plan.digest !== 'string' || planDigest(plan) !== plan.digest) {
+  if (planDigest(plan) !== plan.digest) {
     throw new BerthError(
       'PLAN_INVALID',
       'the plan was altered after it was made: its digest does not match its content; make a new plan',

@@ -8,6 +8,7 @@ import {
   changedFields,
   desiredObjects,
   manifestHasSecrets,
+  objectKey,
   observedContainer,
   observedPod,
   observedVolume,
@@ -113,7 +114,10 @@ export async function makePlan(
   const observed = await observe(store);
   const seal =
     mode === 'apply' && manifest && manifestHasSecrets(manifest) ? await store.secrets.sealer(workspace) : undefined;
-  const desired = mode === 'apply' && manifest ? desiredObjects(manifest, seal) : new Map<string, StackObject>();
+  const storedEnv = (name: string): Record<string, string> | undefined =>
+    (observed.objects.get(objectKey('container', name))?.object.spec as ContainerSpecC | undefined)?.env;
+  const desired =
+    mode === 'apply' && manifest ? desiredObjects(manifest, seal, storedEnv) : new Map<string, StackObject>();
 
   const managed = new Map([...observed.objects].filter(([, o]) => o.workspace === workspace));
   const changes: PlanChange[] = [];

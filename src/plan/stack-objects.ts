@@ -60,19 +60,26 @@ function withoutWorkspaceLabel(labels: Record<string, string> | undefined): Reco
   return rest;
 }
 
-/** Encrypts a secret env value for the stack's workspace (equal values, equal text). */
-export type SecretSealer = (value: string) => string;
+/**
+ * Encrypts a secret env value for the stack's workspace (equal values, equal text);
+ * `stored` is the container's current value, kept when it holds the same secret.
+ */
+export type SecretSealer = (value: string, stored?: string) => string;
 
 /** True when a container of the manifest has a `{ secret: … }` env entry. */
 export function manifestHasSecrets(m: Manifest): boolean {
   return manifestContainers(m).some((c) => Object.values(c.spec.env ?? {}).some((v) => typeof v !== 'string'));
 }
 
-function sealedEnv(env: Record<string, EnvValue> | undefined, seal: SecretSealer | undefined): Record<string, string> {
+function sealedEnv(
+  env: Record<string, EnvValue> | undefined,
+  seal: SecretSealer | undefined,
+  stored: Record<string, string> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env ?? {})) {
     if (typeof v === 'string') out[k] = v;
-    else if (seal) out[k] = seal(v.secret);
+    else if (seal) out[k] = seal(v.secret, stored && Object.hasOwn(stored, k) ? stored[k] : undefined);
     else throw new BerthError('INTERNAL', 'a secret env value reached the plan without a key to encrypt it');
   }
   return out;
@@ -80,9 +87,14 @@ function sealedEnv(env: Record<string, EnvValue> | undefined, seal: SecretSealer
 
 /**
  * The objects a manifest declares, in canonical form, keyed by `kind/name`; secret env
- * values are encrypted by `seal`, so a plan never holds them in plain text.
+ * values are encrypted by `seal`, so a plan never holds them in plain text. `storedEnv`
+ * gives the env a container of that name holds now (its secrets may be kept as stored).
  */
-export function desiredObjects(m: Manifest, seal?: SecretSealer): Map<string, StackObject> {
+export function desiredObjects(
+  m: Manifest,
+  seal?: SecretSealer,
+  storedEnv?: (name: string) => Record<string, string> | undefined,
+): Map<string, StackObject> {
   const out = new Map<string, StackObject>();
   const add = (o: StackObject): void => void out.set(o.key, o);
   for (const [name, v] of Object.entries(m.volumes)) {
@@ -94,7 +106,7 @@ export function desiredObjects(m: Manifest, seal?: SecretSealer): Map<string, St
       pod: c.pod,
       image: c.spec.image ?? null,
       command: c.spec.command ?? [],
-      env: sealedEnv(c.spec.env, seal),
+      env: sealedEnv(c.spec.env, seal, storedEnv?.(c.name)),
       labels: c.spec.labels ?? {},
       dependsOn: [...(c.spec.dependsOn ?? [])].sort(),
       volumes: sortMounts(

@@ -15,11 +15,13 @@ export interface ContainerSpec {
   networks?: Record<string, { aliases?: string[]; interfaceName?: string; staticIps?: string[]; staticMac?: string }>;
 }
 
+/** A pod as a manifest declares it, with its containers by name. */
 export interface PodSpec {
   labels?: Record<string, string>;
   containers: Record<string, ContainerSpec>;
 }
 
+/** A volume as a manifest declares it. */
 export interface VolumeSpec {
   driver?: string;
   labels?: Record<string, string>;
@@ -46,18 +48,25 @@ export interface ManifestProblem {
   key?: string;
 }
 
+/** The kinds of object a stack manages. */
 export type StackKind = 'volume' | 'pod' | 'container';
 
+/** A volume's canonical spec, as plans compare and digest it. */
 export interface VolumeSpecC {
   driver: string | null;
   labels: Record<string, string>;
   options: Record<string, string>;
 }
 
+/** A pod's canonical spec, as plans compare and digest it. */
 export interface PodSpecC {
   labels: Record<string, string>;
 }
 
+/**
+ * A container's canonical spec, as plans compare and digest it: pod and dependencies by
+ * name, secret env values as ciphertext.
+ */
 export interface ContainerSpecC {
   pod: string | null;
   image: string | null;
@@ -69,12 +78,16 @@ export interface ContainerSpecC {
   networks: Record<string, Record<string, unknown>>;
 }
 
+/** The canonical spec of any stack object. */
 export type StackSpec = VolumeSpecC | PodSpecC | ContainerSpecC;
 
+/** What a plan is for: reach the manifest, remove everything, or adopt drift only. */
 export type PlanMode = 'apply' | 'destroy' | 'refresh-only';
 
+/** What a plan does to one object. */
 export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'noop';
 
+/** Why a change is blocked (and becomes a noop). */
 export type BlockReason = 'name_conflict' | 'untrusted_manifest' | 'too_many_orphans';
 
 /** One object's change in a plan: what was requested and what will happen. */
@@ -107,6 +120,7 @@ export interface DriftEntry {
   missing: boolean;
 }
 
+/** One step of an apply, in dependency order. */
 export interface PlanStep {
   op: 'create' | 'update' | 'delete';
   key: string;
@@ -138,6 +152,7 @@ export interface StackState {
   objects: Record<string, { id: string; digest: string; spec: StackSpec }>;
 }
 
+/** Options of `store.plan`. */
 export interface PlanOptions {
   mode?: PlanMode;
   /** Delete orphans (objects no workspace manages) when the manifest is trusted. */
@@ -146,6 +161,7 @@ export interface PlanOptions {
   pruneLimit?: number;
 }
 
+/** Options of `store.apply`. */
 export interface ApplyOptions {
   /** How long to wait for the workspace lock (default 0: fail at once with LOCKED). */
   lockTimeoutMs?: number;
@@ -155,6 +171,7 @@ export interface ApplyOptions {
   onProgress?: (done: number, total: number, step: string) => void;
 }
 
+/** What `store.apply` did: the workspace's new serial and the plan's summary. */
 export interface ApplyResult {
   workspace: string;
   namespace: string;

@@ -24,7 +24,7 @@ export const ANSI = /\u001b\[/;
 export const STACK_LINE = /^\s+at .+(\(.+:\d+:\d+\)|:\d+:\d+)$/m;
 
 /** The newest modification time of the files under `dir`. */
-function newestMtime(dir: string): number {
+export function newestMtime(dir: string): number {
   let newest = 0;
   for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
     const st = statSync(join(dir, rel));

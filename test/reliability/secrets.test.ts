@@ -147,7 +147,7 @@ describe('secrets on the command line', () => {
     expect(planJson).not.toContain(PASSWORD);
     ok(await w.run(['apply', join(w.dir, 'plan.json')], { env }));
     const [ctr] = await w.containers();
-    expect(ctr!.config.env!.PASSWORD).toMatch(/^berth:secret:v1:/);
+    expect(ctr!.config.env!.PASSWORD).toMatch(/^berth:secret:v2:/);
     expect(ok(await w.run(['container', 'inspect', 'api']))).not.toContain(PASSWORD);
     expect(ok(await w.run(['plan', '-f', manifest], { env }))).toMatch(/No changes/);
     failsJson(await w.run(['plan', '-f', manifest, '--format', 'json']), 'SECRETS_KEY_MISSING');

@@ -1,3 +1,4 @@
+import { createCipheriv, createHmac } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -10,6 +11,8 @@ import {
   type ErrorCode,
   type StateExport,
 } from '../../src/index.js';
+import { parseSecretsKey, unwrapDataKey } from '../../src/engine/secrets/crypto.js';
+import { canonical, sha256 } from '../helpers/canonical-json.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 
 /*
@@ -22,18 +25,24 @@ import type { StoreFactory } from '../helpers/store-factory.js';
 const PASSWORD = 'hunter2-Pa55w0rd-unique-8c1f';
 const TOKEN = 'tok_live_4f9a0c7e-unique';
 
-/** Everything the store holds, as text: every row of every table (and, for SQLite, the file's bytes). */
-async function storedText(factory: StoreFactory, store: Store): Promise<string> {
+type RawQuery = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/**
+ * Runs `fn` with SQL on the store's database over a connection of its own (`?`
+ * placeholders on both backends): to see what the store holds, and to write what an
+ * earlier berth would have written.
+ */
+async function withRawDb<T>(factory: StoreFactory, store: Store, fn: (query: RawQuery) => Promise<T>): Promise<T> {
   const target = factory.target(store);
   if (target.path) {
-    const db = new Database(target.path, { readonly: true });
+    const db = new Database(target.path);
     try {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-      const rows = tables.map((t) => JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all()));
-      const files = [target.path, `${target.path}-wal`]
-        .filter(existsSync)
-        .map((f) => readFileSync(f).toString('latin1'));
-      return rows.join('\n') + files.join('\n');
+      return await fn(async (sql, params = []) => {
+        const stmt = db.prepare(sql);
+        if (stmt.reader) return stmt.all(...params) as Record<string, unknown>[];
+        stmt.run(...params);
+        return [];
+      });
     } finally {
       db.close();
     }
@@ -41,19 +50,64 @@ async function storedText(factory: StoreFactory, store: Store): Promise<string> 
   const client = new pg.Client({ connectionString: target.url });
   await client.connect();
   try {
-    const { rows: tables } = await client.query<{ table_name: string }>(
-      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
-      [target.schema],
-    );
-    const out: string[] = [];
-    for (const t of tables) {
-      const { rows } = await client.query(`SELECT * FROM "${target.schema}"."${t.table_name}"`);
-      out.push(JSON.stringify(rows));
-    }
-    return out.join('\n');
+    await client.query(`SET search_path TO "${target.schema}"`);
+    return await fn(async (sql, params = []) => {
+      let n = 0;
+      return (
+        await client.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows as Record<string, unknown>[];
+    });
   } finally {
     await client.end();
   }
+}
+
+/** Everything the store holds, as text: every row of every table (and, for SQLite, the file's bytes). */
+async function storedText(factory: StoreFactory, store: Store): Promise<string> {
+  const target = factory.target(store);
+  const tables = target.path
+    ? "SELECT name AS table_name FROM sqlite_master WHERE type = 'table'"
+    : 'SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()';
+  const rows = await withRawDb(factory, store, async (query) => {
+    const out: string[] = [];
+    for (const t of await query(tables))
+      out.push(JSON.stringify(await query(`SELECT * FROM "${String(t.table_name)}"`)));
+    return out.join('\n');
+  });
+  const files = target.path
+    ? [target.path, `${target.path}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1'))
+    : [];
+  return rows + files.join('\n');
+}
+
+/** A workspace's data key, unwrapped from the store's rows with the secrets key. */
+async function dataKeyOf(
+  factory: StoreFactory,
+  store: Store,
+  secretsKey: string,
+): Promise<{ id: string; key: Buffer }> {
+  const [row] = await withRawDb(factory, store, (query) => query('SELECT id, wrapped FROM secret_keys'));
+  const id = String(row!.id);
+  return { id, key: unwrapDataKey(parseSecretsKey(secretsKey, 'the test'), id, String(row!.wrapped))! };
+}
+
+/**
+ * A value encrypted the way berth's first ciphertext format (v1) did, written out here
+ * because berth no longer writes it: AES-256-GCM under an HMAC subkey of the data key,
+ * with a synthetic IV (an HMAC of the value).
+ */
+function encryptV1(dk: { id: string; key: Buffer }, value: unknown): string {
+  const subkey = (purpose: string) => createHmac('sha256', dk.key).update(`berth:${purpose}:v1`).digest();
+  const plain = Buffer.from(canonical(value), 'utf8');
+  const aad = Buffer.from(`berth:secret:v1:${dk.id}`);
+  const iv = createHmac('sha256', subkey('iv')).update(aad).update(plain).digest().subarray(0, 12);
+  const cipher = createCipheriv('aes-256-gcm', subkey('enc'), iv);
+  cipher.setAAD(aad);
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return `berth:secret:v1:${dk.id}:${Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64url')}`;
 }
 
 async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<Error> {
@@ -84,7 +138,7 @@ export function secretsSuite(factory: StoreFactory): void {
       expect(read.state).toEqual(written.state);
       const state = read.state as { db: { password: Record<string, string> }; tokens: unknown[] };
       expect(Object.keys(state.db.password)).toEqual(['$encrypted']);
-      expect(state.db.password.$encrypted).toMatch(/^berth:secret:v1:[0-9a-f]{16}:[A-Za-z0-9_-]+$/);
+      expect(state.db.password.$encrypted).toMatch(/^berth:secret:v2:[0-9a-f]{16}:[A-Za-z0-9_-]+$/);
       expect(state.tokens[1]).toBe('plain');
       expect(JSON.stringify(read)).not.toContain(PASSWORD);
 
@@ -107,6 +161,57 @@ export function secretsSuite(factory: StoreFactory): void {
       expect(b.checksum).toBe(a.checksum);
       const other = await store.workspaces.writeState('default', { ...secretDoc(), app: 'other' });
       expect(other.checksum).not.toBe(a.checksum);
+    });
+
+    it('v1 ciphertext of an earlier berth reads as before; a write with the key rewrites it as v2, one without keeps it', async () => {
+      const key = generateSecretsKey();
+      const store = await open(key);
+      await store.workspaces.writeState('default', { seed: { $secret: 'seed' } });
+      const dk = await dataKeyOf(factory, store, key);
+      const v1 = encryptV1(dk, PASSWORD);
+      const old = { app: 'shop', db: { password: { $encrypted: v1 } } };
+      // What an earlier berth stored: the document with v1 ciphertext, as the current state.
+      await withRawDb(factory, store, (query) =>
+        query("UPDATE workspaces SET state_json = ?, checksum = ? WHERE namespace = '' AND name = 'default'", [
+          canonical(old),
+          sha256(canonical(old)),
+        ]),
+      );
+      const plain = { app: 'shop', db: { password: { $secret: PASSWORD } } };
+      expect((await store.workspaces.readState('default')).state).toEqual(old);
+      expect((await store.workspaces.readState('default', { showSecrets: true })).state).toEqual(plain);
+      expect(await store.secrets.reveal(old)).toEqual(plain);
+      expect((await store.workspaces.exportState('default', { showSecrets: true })).state).toEqual(plain);
+
+      // Without the key it is written back as it is, and only as the workspace holds it.
+      const keyless = await factory.reopen(store, {});
+      const kept = await keyless.workspaces.writeState('default', { ...old, app: 'renamed' });
+      expect(kept.state).toEqual({ ...old, app: 'renamed' });
+      const forged = v1.slice(0, -2) + (v1.endsWith('AA') ? 'BB' : 'AA');
+      await expectCode(keyless.workspaces.writeState('default', { p: { $encrypted: forged } }), 'SECRETS_KEY_MISSING');
+      await expectCode(store.workspaces.writeState('default', { p: { $encrypted: forged } }), 'SECRET_UNREADABLE');
+
+      // With the key, the next write of the document stores it as v2: same secret, and
+      // from then on the same checksum on every rewrite.
+      const upgraded = await store.workspaces.writeState('default', old);
+      const text = (upgraded.state as typeof old).db.password.$encrypted;
+      expect(text).toMatch(/^berth:secret:v2:/);
+      expect(text.split(':')[3]).toBe(dk.id);
+      expect((await store.workspaces.readState('default')).state).toEqual(upgraded.state);
+      expect((await store.workspaces.readState('default', { showSecrets: true })).state).toEqual(plain);
+      const again = await store.workspaces.writeState('default', upgraded.state);
+      expect(again.checksum).toBe(upgraded.checksum);
+      expect(JSON.stringify(await store.workspaces.readState('default'))).not.toContain('berth:secret:v1:');
+      // v1 ciphertext brought by an import is rewritten the same way.
+      await store.workspaces.create('copy');
+      const imported = await store.workspaces.importState('copy', {
+        ...(await store.workspaces.exportState('default')),
+        state: old,
+        checksum: sha256(canonical(old)),
+      });
+      expect(JSON.stringify(imported.state)).toMatch(/berth:secret:v2:/);
+      expect((await store.workspaces.readState('copy', { showSecrets: true })).state).toEqual(plain);
+      expect(await storedText(factory, store)).not.toContain(PASSWORD);
     });
 
     it('without a key, a write with a secret is SECRETS_KEY_MISSING and changes nothing', async () => {
@@ -158,7 +263,7 @@ export function secretsSuite(factory: StoreFactory): void {
       // But ciphertext the workspace never held cannot be checked without the key: refused.
       const before = await keyless.workspaces.readState('default');
       const text = JSON.stringify(before.state);
-      const enc = /berth:secret:v1:[0-9a-f]{16}:([A-Za-z0-9_-]+)/.exec(text)![0];
+      const enc = /berth:secret:v2:[0-9a-f]{16}:([A-Za-z0-9_-]+)/.exec(text)![0];
       const altered = enc.slice(0, -2) + (enc.endsWith('AA') ? 'BB' : 'AA');
       const forged = JSON.parse(text.replace(enc, altered)) as object;
       await expectCode(keyless.workspaces.writeState('default', forged), 'SECRETS_KEY_MISSING');
@@ -178,7 +283,7 @@ export function secretsSuite(factory: StoreFactory): void {
         [{ a: { $encrypted: 'not ciphertext' } }, 'INVALID_ARGUMENT'],
         [{ a: { $encrypted: 42 } }, 'INVALID_ARGUMENT'],
         [{ a: { $encrypted: enc.slice(0, -4) + (enc.endsWith('AAAA') ? 'BBBB' : 'AAAA') } }, 'SECRET_UNREADABLE'],
-        [{ a: { $encrypted: enc.replace(/v1:[0-9a-f]{16}:/, 'v1:0123456789abcdef:') } }, 'SECRET_UNREADABLE'],
+        [{ a: { $encrypted: enc.replace(/v2:[0-9a-f]{16}:/, 'v2:0123456789abcdef:') } }, 'SECRET_UNREADABLE'],
       ];
       for (const [doc, code] of bad) {
         const err = await expectCode(store.workspaces.writeState('default', doc), code);
@@ -222,7 +327,7 @@ export function secretsSuite(factory: StoreFactory): void {
       await store.workspaces.create('copy');
       await store.workspaces.importState('copy', envelope);
       const copied = await store.workspaces.readState('copy');
-      const idOf = (s: unknown) => JSON.stringify(s).match(/berth:secret:v1:([0-9a-f]{16})/)![1];
+      const idOf = (s: unknown) => JSON.stringify(s).match(/berth:secret:v2:([0-9a-f]{16})/)![1];
       expect(idOf(copied.state)).not.toBe(idOf(envelope.state));
       expect((await store.workspaces.readState('copy', { showSecrets: true })).state).toEqual(secretDoc());
 
@@ -352,7 +457,7 @@ containers:
         await store.apply(plan);
         const [ctr] = await store.allContainers();
         expect(ctr!.config.env!.LOG).toBe('debug');
-        expect(ctr!.config.env!.DB_PASSWORD).toMatch(/^berth:secret:v1:/);
+        expect(ctr!.config.env!.DB_PASSWORD).toMatch(/^berth:secret:v2:/);
         expect(await store.secrets.reveal(ctr!.config.env)).toEqual({ LOG: 'debug', DB_PASSWORD: PASSWORD });
         expect(await storedText(factory, store)).not.toContain(PASSWORD);
 
@@ -361,6 +466,42 @@ containers:
         const changed = await store.plan('default', loadManifest(text('another-password')));
         expect(changed.changes.map((c) => [c.effective, c.fields])).toEqual([['replace', ['env']]]);
         expect(JSON.stringify(changed)).not.toContain('another-password');
+      });
+
+      it('containers holding v1 env secrets of an earlier berth: planning the same manifest changes nothing', async () => {
+        const key = generateSecretsKey();
+        const store = await open(key);
+        await store.apply(await store.plan('default', loadManifest(text(PASSWORD))));
+        // Make the stack what an earlier berth left: the container's env and the stack
+        // state's record of it hold v1 ciphertext.
+        const v1 = encryptV1(await dataKeyOf(factory, store, key), PASSWORD);
+        const [ctr] = await store.allContainers();
+        const v2 = ctr!.config.env!.DB_PASSWORD!;
+        await store.rewriteContainerConfig(ctr!, { ...ctr!.config, env: { ...ctr!.config.env, DB_PASSWORD: v1 } });
+        const stack = (await store.workspaces.readState('default')).state as {
+          objects: Record<string, { digest: string; spec: { env: Record<string, string> } }>;
+        };
+        const recorded = stack.objects['container/api']!;
+        recorded.spec.env.DB_PASSWORD = v1;
+        recorded.digest = sha256(canonical(recorded.spec));
+        await store.workspaces.writeState('default', stack);
+        expect(JSON.stringify((await store.workspaces.readState('default')).state)).toContain(v1);
+
+        const again = await store.plan('default', loadManifest(text(PASSWORD)));
+        expect(again.changes.map((c) => [c.key, c.effective])).toEqual([['container/api', 'noop']]);
+        expect(again.drift).toEqual([]);
+        expect(JSON.stringify(again)).toContain(v1);
+        expect(JSON.stringify(again)).not.toContain(v2);
+        await store.apply(again);
+        expect((await store.allContainers())[0]!.config.env!.DB_PASSWORD).toBe(v1);
+        expect(await store.secrets.reveal((await store.allContainers())[0]!.config.env)).toEqual({
+          LOG: 'debug',
+          DB_PASSWORD: PASSWORD,
+        });
+        // Another value is still a replace, encrypted as v2.
+        const changed = await store.plan('default', loadManifest(text('another-password')));
+        expect(changed.changes.map((c) => [c.effective, c.fields])).toEqual([['replace', ['env']]]);
+        expect(JSON.stringify(changed)).toMatch(/berth:secret:v2:/);
       });
 
       it('a stack state shown with its secrets keeps env secrets encrypted, so re-importing it stores no plain text', async () => {

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { openStore } from '../../src/index.js';
+import { loadManifest, openStore } from '../../src/index.js';
 import type { Store } from '../../src/index.js';
 import { pgUrl, tempDir } from '../helpers/store-factory.js';
-import { FIXTURE, fixtureOptions, readEverything } from '../fixtures/stores/make-fixtures.js';
+import { FIXTURE, fixtureOptions, readEverything, SHOP_MANIFEST } from '../fixtures/stores/make-fixtures.js';
 import { withClient } from '../postgres/helpers.js';
 
 /*
@@ -72,10 +72,16 @@ async function checkUpgraded(store: Store, want: Record<string, unknown>): Promi
   await expect(
     store.addContainer({ config: { name: 'web' } as never, state: { status: 'configured' } }),
   ).rejects.toMatchObject({ code: 'POD_EXISTS' });
-  // A plan of the applied stack finds nothing to do after the upgrade.
+  // A plan of the applied stack finds nothing to do after the upgrade: its secret env
+  // value, stored as v1 ciphertext by the old berth, is kept as it is.
   const shop = store.withNamespace('shop');
   const stackState = (await shop.workspaces.readState('default')).state as { manifestDigest: string };
   expect(stackState.manifestDigest).toMatch(/^[0-9a-f]{64}$/);
+  const plan = await shop.plan('default', loadManifest(SHOP_MANIFEST));
+  expect(plan.manifestDigest).toBe(stackState.manifestDigest);
+  expect(plan.changes.map((c) => c.effective)).toEqual(['noop', 'noop', 'noop', 'noop']);
+  expect(plan.drift).toEqual([]);
+  expect(JSON.stringify(plan)).toMatch(/berth:secret:v1:/);
 }
 
 describe('fixture stores written by berth schema 3', () => {

@@ -1,18 +1,29 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { gcmsiv as GcmSiv } from '@noble/ciphers/aes.js';
 import { BerthError } from '../../errors.js';
 import { canonicalJson } from '../canonical-json.js';
 
 /*
  * Secret values (Pulumi's per-stack crypter): each workspace has a random 256-bit data
  * key, stored only wrapped by the operator's secrets key. A value is encrypted with
- * AES-256-GCM under a key derived from its workspace's data key, with a synthetic IV
- * (an HMAC of the value), so the same value always encrypts to the same text: plans
- * compare secrets without seeing them, and re-applying a manifest is a no-op.
+ * AES-256-GCM-SIV (RFC 8452, @noble/ciphers) under a key derived from its workspace's
+ * data key, with a fixed nonce: deterministic encryption, which GCM-SIV is built to
+ * survive (a repeated nonce reveals only that two plaintexts are equal). The same value
+ * always encrypts to the same text, so plans compare secrets without seeing them and
+ * re-applying a manifest is a no-op.
+ *
+ * Ciphertext versions: `v2` is GCM-SIV and the only one written. `v1`, the first format
+ * (AES-256-GCM with a home-made synthetic IV, an HMAC of the value), is still read;
+ * sealing rewrites it as v2 when the key is at hand (sealing.ts).
+ *
+ * Data keys are wrapped with AES-256-GCM and a random 96-bit IV (node:crypto): each
+ * wrap is a fresh encryption of random bytes, where a random IV is the standard
+ * construction and nothing needs to be deterministic.
  *
  * Where secrets appear:
  * - a state document marks a value `{ "$secret": value }`; it is stored as
- *   `{ "$encrypted": "berth:secret:v1:<key id>:<payload>" }`;
+ *   `{ "$encrypted": "berth:secret:v2:<key id>:<payload>" }`;
  * - a manifest's env entry `NAME: { secret: value }` becomes the bare ciphertext string
  *   in the container's env.
  */
@@ -24,10 +35,15 @@ export const ENCRYPTED_MARKER = '$encrypted';
 /** What redacted output shows in place of a secret. */
 export const REDACTED = '[secret]';
 
-const CIPHERTEXT_PREFIX = 'berth:secret:v1:';
-const CIPHERTEXT_PATTERN = /^berth:secret:v1:([0-9a-f]{16}):([A-Za-z0-9_-]+)$/;
+/** What every ciphertext starts with, of any version. */
+const CIPHERTEXT_PREFIX = 'berth:secret:';
+const V1_PREFIX = 'berth:secret:v1:';
+const V2_PREFIX = 'berth:secret:v2:';
+const CIPHERTEXT_PATTERN = /^berth:secret:(v1|v2):([0-9a-f]{16}):([A-Za-z0-9_-]+)$/;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** GCM-SIV's nonce, fixed: the encryption is meant to be deterministic (see above). */
+const V2_NONCE = new Uint8Array(12);
 
 /** An unwrapped 256-bit key with its id. */
 export interface DataKey {
@@ -96,7 +112,10 @@ export function loadSecretsKey(
   return undefined;
 }
 
-/** A new random secrets key, as base64. */
+/**
+ * A new random secrets key (32 bytes), as base64: what `berth secrets keygen` prints.
+ * @throws nothing
+ */
 export function generateSecretsKey(): string {
   return randomBytes(32).toString('base64');
 }
@@ -133,48 +152,93 @@ export function unwrapDataKey(secrets: SecretsKey, id: string, wrapped: string):
   }
 }
 
-function subkey(dk: DataKey, purpose: string): Buffer {
-  return createHmac('sha256', dk.key).update(`berth:${purpose}:v1`).digest();
+/** v1's encryption key: an HMAC-SHA256 of the data key (kept to read v1 ciphertext). */
+function v1Key(dk: DataKey): Buffer {
+  return createHmac('sha256', dk.key).update('berth:enc:v1').digest();
 }
 
-/** Encrypts a JSON value; equal values under one data key give equal text. */
+let gcmsivImpl: typeof GcmSiv | undefined;
+
+/**
+ * Loads the GCM-SIV implementation; call it before encryptValue or decryptValue. Loaded
+ * on first use: building its tables takes tens of milliseconds, which commands that
+ * never touch a secret (`berth ps`) should not pay at start-up.
+ */
+export async function loadCipher(): Promise<void> {
+  gcmsivImpl ??= (await import('@noble/ciphers/aes.js')).gcmsiv;
+}
+
+function gcmsiv(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array): ReturnType<typeof GcmSiv> {
+  if (!gcmsivImpl) throw new BerthError('INTERNAL', 'the secret cipher was used before loadCipher()');
+  return gcmsivImpl(key, nonce, aad);
+}
+
+const v2Keys = new WeakMap<DataKey, Uint8Array>();
+
+/** v2's GCM-SIV key: HKDF-SHA256 of the data key, so no key serves two constructions. */
+function v2Key(dk: DataKey): Uint8Array {
+  let key = v2Keys.get(dk);
+  if (!key) {
+    key = new Uint8Array(hkdfSync('sha256', dk.key, new Uint8Array(0), 'berth:secret:v2:aes-256-gcm-siv', 32));
+    v2Keys.set(dk, key);
+  }
+  return key;
+}
+
+/** Encrypts a JSON value (as v2); equal values under one data key give equal text. Needs loadCipher(). */
 export function encryptValue(dk: DataKey, value: unknown): string {
   const plain = Buffer.from(canonicalJson(value), 'utf8');
-  const aad = Buffer.from(CIPHERTEXT_PREFIX + dk.id);
-  const iv = createHmac('sha256', subkey(dk, 'iv')).update(aad).update(plain).digest().subarray(0, IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', subkey(dk, 'enc'), iv);
-  cipher.setAAD(aad);
-  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return `${CIPHERTEXT_PREFIX}${dk.id}:${Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64url')}`;
+  // The version and key id are authenticated: a payload moved under another id or
+  // version fails to decrypt instead of being read with the wrong key or construction.
+  const aad = Buffer.from(V2_PREFIX + dk.id);
+  const sealed = gcmsiv(v2Key(dk), V2_NONCE, aad).encrypt(plain);
+  return `${V2_PREFIX}${dk.id}:${Buffer.from(sealed).toString('base64url')}`;
 }
 
-/** The data key id of a ciphertext, or undefined when `text` is not one. */
+/** The data key id of a ciphertext (any version), or undefined when `text` is not one. */
 export function ciphertextKeyId(text: unknown): string | undefined {
   if (typeof text !== 'string' || !text.startsWith(CIPHERTEXT_PREFIX)) return undefined;
-  return CIPHERTEXT_PATTERN.exec(text)?.[1];
+  return CIPHERTEXT_PATTERN.exec(text)?.[2];
+}
+
+/** True for ciphertext of an older version, which the next write of its document re-encrypts. */
+export function isOutdatedCiphertext(text: string): boolean {
+  return text.startsWith(V1_PREFIX);
 }
 
 /**
- * Decrypts a ciphertext with its data key.
+ * Decrypts a ciphertext (v1 or v2) with its data key. Needs loadCipher().
  * @throws SECRET_UNREADABLE when the text was altered or is not berth's
  */
 export function decryptValue(dk: DataKey, text: string): unknown {
   const m = CIPHERTEXT_PATTERN.exec(text);
-  const raw = m ? Buffer.from(m[2]!, 'base64url') : Buffer.alloc(0);
-  if (!m || m[1] !== dk.id || raw.length < IV_BYTES + TAG_BYTES + 1) throw unreadable(text, 'it is malformed');
+  const raw = m ? Buffer.from(m[3]!, 'base64url') : Buffer.alloc(0);
+  const ivBytes = m?.[1] === 'v1' ? IV_BYTES : 0;
+  if (!m || m[2] !== dk.id || raw.length < ivBytes + TAG_BYTES + 1) throw unreadable(text, 'it is malformed');
+  let plain: Uint8Array;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', subkey(dk, 'enc'), raw.subarray(0, IV_BYTES));
-    decipher.setAAD(Buffer.from(CIPHERTEXT_PREFIX + dk.id));
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
-    return JSON.parse(plain.toString('utf8')) as unknown;
+    plain =
+      m[1] === 'v1' ? decryptV1(dk, raw) : gcmsiv(v2Key(dk), V2_NONCE, Buffer.from(V2_PREFIX + dk.id)).decrypt(raw);
   } catch {
     throw unreadable(text, 'it was altered or damaged (authentication failed)');
   }
+  try {
+    return JSON.parse(Buffer.from(plain).toString('utf8')) as unknown;
+  } catch {
+    throw unreadable(text, 'it does not hold a JSON value');
+  }
+}
+
+/** v1: AES-256-GCM, `iv || ciphertext || tag`, the prefix and key id as associated data. */
+function decryptV1(dk: DataKey, raw: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', v1Key(dk), raw.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(V1_PREFIX + dk.id));
+  decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
 }
 
 function unreadable(text: string, why: string): BerthError {
-  const keyId = CIPHERTEXT_PATTERN.exec(text)?.[1];
+  const keyId = CIPHERTEXT_PATTERN.exec(text)?.[2];
   return new BerthError('SECRET_UNREADABLE', `a secret value cannot be decrypted: ${why}`, {
     details: keyId ? { keyId } : {},
   });

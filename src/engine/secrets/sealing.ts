@@ -1,11 +1,14 @@
 import { BerthError } from '../../errors.js';
 import type { Tx } from '../context.js';
 import { getWorkspace, stateVersionTexts } from '../workspaces/queries.js';
+import { canonicalJson } from '../canonical-json.js';
 import {
   ciphertextKeyId,
   decryptValue,
   encryptValue,
   ENCRYPTED_MARKER,
+  isOutdatedCiphertext,
+  loadCipher,
   mapSecrets,
   SECRET_MARKER,
   type DataKey,
@@ -22,8 +25,10 @@ import * as q from './queries.js';
  * `doc` as it is stored for workspace `ns/name`: `{ "$secret": v }` markers encrypted
  * with the workspace's data key (created on first use), and `{ "$encrypted": … }`
  * nodes of another workspace's key re-encrypted with it. Nodes already under this
- * workspace's keys are kept as they are, so a document read without its secrets can be
- * written back without the secrets key. `carried` are the wrapped keys of an import.
+ * workspace's key are kept as they are, so a document read without its secrets can be
+ * written back without the secrets key — but for ciphertext of an older version (v1),
+ * which is re-encrypted as the current one when the key is at hand. `carried` are the
+ * wrapped keys of an import.
  * @throws INVALID_ARGUMENT, SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
  */
 export async function seal(
@@ -34,6 +39,7 @@ export async function seal(
   what: string,
   carried: WrappedKeys = {},
 ): Promise<unknown> {
+  await loadCipher();
   const own = (await tx.q.get(q.currentSecretKey, { ns, name }))?.id;
   const reencrypt = new Map<string, DataKey | undefined>();
   const ownTexts: string[] = [];
@@ -65,15 +71,17 @@ export async function seal(
   // Secrets already under this workspace's key are checked with the key when it is at
   // hand. Without it, they must be ones the workspace holds (a document read without its
   // secrets, written back): a keyless writer cannot slip in altered ciphertext.
+  let upgrade: DataKey | undefined;
   if (own !== undefined && ownTexts.length > 0) {
     if (tx.ctx.secrets.key) {
       const ownKey = await keyById(tx, own);
       for (const text of ownTexts) decryptValue(ownKey, text);
+      if (ownTexts.some(isOutdatedCiphertext)) upgrade = ownKey;
     } else {
       await assertHeld(tx, ns, name, ownTexts, what);
     }
   }
-  if (!needsKey && reencrypt.size === 0) return doc;
+  if (!needsKey && reencrypt.size === 0 && !upgrade) return doc;
   for (const id of reencrypt.keys()) reencrypt.set(id, await keyById(tx, id, carried));
   const target = await dataKeyFor(tx, ns, name, what);
   return mapSecrets(
@@ -81,9 +89,11 @@ export async function seal(
     {
       marker: (v) => ({ [ENCRYPTED_MARKER]: encryptValue(target, v) }),
       encrypted: (text) => {
-        const from = reencrypt.get(ciphertextKeyId(text)!);
+        const from = reencrypt.get(ciphertextKeyId(text)!) ?? (isOutdatedCiphertext(text) ? upgrade : undefined);
         return { [ENCRYPTED_MARKER]: from ? encryptValue(target, decryptValue(from, text)) : text };
       },
+      // A stack's env values stay as they are under this store's keys, v1 included: they
+      // must stay equal to the env of the containers they describe.
       bare: (text) => {
         const from = reencrypt.get(ciphertextKeyId(text)!);
         return from ? encryptValue(target, decryptValue(from, text)) : text;
@@ -121,6 +131,7 @@ async function assertHeld(tx: Tx, ns: string, name: string, texts: string[], wha
  * @throws SECRETS_KEY_MISSING, SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
  */
 export async function reveal(tx: Tx, doc: unknown, opts: { bare: boolean }): Promise<unknown> {
+  await loadCipher();
   const ids = new Set<string>();
   const note = (text: string): string => (ids.add(ciphertextKeyId(text)!), text);
   mapSecrets(doc, { marker: (v) => v, encrypted: note, bare: opts.bare ? note : (t) => t }, 'the document');
@@ -140,4 +151,29 @@ export async function reveal(tx: Tx, doc: unknown, opts: { bare: boolean }): Pro
     },
     'the document',
   );
+}
+
+/** Encrypts a plan's secret env value; `stored` is the value the container holds now, if any. */
+export type EnvSealer = (value: unknown, stored?: string) => string;
+
+/**
+ * Encrypts a manifest's secret env values with the workspace's data key `dk`. A value
+ * equal to what the container holds now as older ciphertext (`stored`: v1, under the
+ * same data key) keeps the stored text, so that a plan over existing objects shows no
+ * change when only the cipher changed; current ciphertext needs no check, as encrypting
+ * an equal value gives the same text. A stored value that does not decrypt is replaced.
+ */
+export async function envSealer(dk: DataKey): Promise<EnvSealer> {
+  await loadCipher();
+  const holds = (stored: string, value: unknown): boolean => {
+    try {
+      return canonicalJson(decryptValue(dk, stored)) === canonicalJson(value);
+    } catch {
+      return false;
+    }
+  };
+  return (value, stored) =>
+    stored !== undefined && isOutdatedCiphertext(stored) && ciphertextKeyId(stored) === dk.id && holds(stored, value)
+      ? stored
+      : encryptValue(dk, value);
 }

@@ -20,8 +20,6 @@ import type { WorkspaceState, StateVersion, StateExport, ReadStateOptions, Write
 
 /** Serials and limits fit a 32-bit integer column on every backend. */
 export const MAX_INT32 = 2_147_483_647;
-/** The highest serial an import may bring: room is left for the writes after it. */
-const MAX_IMPORTED_SERIAL = MAX_INT32 - 1_000_000;
 const EXPORT_VERSION = 1;
 
 /** A state document checked and in its stored form. */
@@ -324,42 +322,44 @@ export interface CheckedImport {
 }
 
 /**
- * Validates an import envelope: version, kind, fields and checksum.
- * @throws INVALID_IMPORT
+ * Validates an import envelope: its shape (the export schema, src/schemas/), then that
+ * it holds a state and that the checksum matches it.
+ * @throws INVALID_IMPORT, naming the failing field by its JSON Pointer path
  */
-export function checkEnvelope(envelope: unknown): CheckedImport {
-  const invalid = (why: string): BerthError =>
-    new BerthError('INVALID_IMPORT', `the import is not a valid berth workspace export: ${why}`, { details: { why } });
-  if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) throw invalid('not an object');
-  const e = envelope as Record<string, unknown>;
-  if (e.kind !== 'berth.workspace') throw invalid(`kind is ${JSON.stringify(e.kind)}, expected "berth.workspace"`);
-  if (e.version !== EXPORT_VERSION) {
-    throw invalid(`version ${JSON.stringify(e.version)} is not supported (this berth reads version ${EXPORT_VERSION})`);
+export async function checkEnvelope(envelope: unknown): Promise<CheckedImport> {
+  const invalid = (why: string, path: string): BerthError =>
+    new BerthError('INVALID_IMPORT', `the import is not a valid berth workspace export: ${why}`, {
+      details: { why, path },
+    });
+  // Loaded on first use: only an import pays for the schema library.
+  const [{ WorkspaceExportSchema }, { schemaProblem, describeProblem }] = await Promise.all([
+    import('../../schemas/workspace-export-schema.js'),
+    import('../../schemas/schema-check.js'),
+  ]);
+  const problem = schemaProblem(WorkspaceExportSchema, envelope);
+  if (problem) {
+    // A version this berth does not read is worth saying plainly: it comes from a newer berth.
+    const version = problem.path === '/version' ? (envelope as { version?: unknown }).version : undefined;
+    const why =
+      version !== undefined
+        ? `version ${JSON.stringify(version)} is not supported (this berth reads version ${EXPORT_VERSION})`
+        : describeProblem(problem);
+    throw invalid(why, problem.path);
   }
-  if (typeof e.lineage !== 'string' || e.lineage === '') throw invalid('lineage is missing');
-  if (typeof e.serial !== 'number' || !Number.isInteger(e.serial) || e.serial < 0 || e.serial > MAX_IMPORTED_SERIAL) {
-    throw invalid(`serial is not an integer from 0 to ${MAX_IMPORTED_SERIAL}`);
+  const e = envelope as StateExport;
+  if (e.state === null || e.state === undefined) {
+    throw invalid('it holds no state (the workspace was never written)', '/state');
   }
-  if (e.state === null || e.state === undefined) throw invalid('it holds no state (the workspace was never written)');
   let encoded: EncodedState;
   try {
     encoded = encodeState(e.state);
   } catch {
-    throw invalid('state is not a JSON document');
+    throw invalid('state is not a JSON document', '/state');
   }
-  if (typeof e.checksum !== 'string' || e.checksum !== encoded.checksum) {
-    throw invalid('checksum does not match the state (it was altered or truncated)');
+  if (e.checksum !== encoded.checksum) {
+    throw invalid('checksum does not match the state (it was altered or truncated)', '/checksum');
   }
-  const keys = e.secretsKeys ?? {};
-  if (
-    typeof keys !== 'object' ||
-    keys === null ||
-    Array.isArray(keys) ||
-    Object.values(keys).some((k) => typeof k !== 'string')
-  ) {
-    throw invalid('secretsKeys is not a map of key ids to wrapped keys');
-  }
-  return { lineage: e.lineage, serial: e.serial, encoded, secretsKeys: keys as WrappedKeys };
+  return { lineage: e.lineage, serial: e.serial, encoded, secretsKeys: e.secretsKeys ?? {} };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
 import { HttpError } from '../http-error.js';
@@ -92,17 +93,28 @@ export function berthRoutes(store: Store, opts: EventStreamOptions): RouteHandle
     }
     const unlock = /^\/v1\/locks\/(.+)\/force-unlock$/.exec(path);
     if (unlock && req.method === 'POST') {
-      const body = (await readJsonBody(ctx, '{"lockId": "..."}')) as { lockId?: unknown } | undefined;
-      if (typeof body !== 'object' || body === null || typeof body.lockId !== 'string' || body.lockId === '') {
-        throw new BerthError('INVALID_ARGUMENT', 'send the exact id of the lock to break: {"lockId": "..."}');
+      const body = await readJsonBody(ctx, '{"lockId": "..."}');
+      // Loaded here, not with the routes: requests without a body never load the schema library.
+      const [{ ForceUnlockBodySchema }, { schemaProblem, describeProblem }] = await Promise.all([
+        import('../../schemas/force-unlock-body-schema.js'),
+        import('../../schemas/schema-check.js'),
+      ]);
+      const problem = schemaProblem(ForceUnlockBodySchema, body);
+      if (problem) {
+        throw new BerthError(
+          'INVALID_ARGUMENT',
+          `send the exact id of the lock to break: {"lockId": "..."} (the body is ${body === undefined ? 'empty' : `wrong ${describeProblem(problem)}`})`,
+          { details: { path: problem.path } },
+        );
       }
+      const { lockId } = body as Static<typeof ForceUnlockBodySchema>;
       let key: string;
       try {
         key = decodeURIComponent(unlock[1]!);
       } catch {
         throw new BerthError('INVALID_ARGUMENT', 'the lock key in the path is not valid percent-encoding');
       }
-      sendJson(res, 200, { removed: await store.locks.forceUnlock(key, body.lockId) });
+      sendJson(res, 200, { removed: await store.locks.forceUnlock(key, lockId) });
       return true;
     }
     throw new HttpError(404, 'NOT_FOUND', `no ${req.method} ${path}; see ${ROUTES}`);
