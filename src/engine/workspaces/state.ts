@@ -38,7 +38,7 @@ export interface EncodedState {
 export const MAX_STATE_DEPTH = 1000;
 
 /** Throws INVALID_ARGUMENT when a parsed JSON document nests deeper than MAX_STATE_DEPTH (no recursion). */
-function assertStateDepth(doc: unknown): void {
+export function assertStateDepth(doc: unknown): void {
   const pending: [unknown, number][] = [[doc, 1]];
   while (pending.length > 0) {
     const [value, depth] = pending.pop()!;
@@ -66,7 +66,8 @@ export function encodeState(state: unknown): EncodedState {
   return encodeDoc(doc);
 }
 
-function encodeDoc(doc: unknown): EncodedState {
+/** The stored text and checksum of a parsed, checked document. */
+export function encodeDoc(doc: unknown): EncodedState {
   let text: string;
   try {
     text = canonicalJson(doc);
@@ -103,7 +104,12 @@ export function assertWriteOptions(opts: WriteStateOptions): void {
 }
 
 /** The state as stored for workspace `name`: its secrets sealed (`carried`: keys an import brings). */
-async function sealFor(tx: Tx, name: string, encoded: EncodedState, carried?: WrappedKeys): Promise<EncodedState> {
+export async function sealFor(
+  tx: Tx,
+  name: string,
+  encoded: EncodedState,
+  carried?: WrappedKeys,
+): Promise<EncodedState> {
   if (encoded.text === null || !mayHoldSecrets(encoded.text)) return encoded;
   const sealed = await seal(tx, tx.ns, name, encoded.doc, `the state of workspace ${name}`, carried);
   return sealed === encoded.doc ? encoded : encodeDoc(sealed);
@@ -128,7 +134,8 @@ export async function readState(tx: Tx, name: string, opts: ReadStateOptions = {
   };
 }
 
-interface NewVersion {
+/** A version about to be written. */
+export interface NewVersion {
   lineage: string;
   serial: number;
   text: string | null;
@@ -142,7 +149,7 @@ interface NewVersion {
 }
 
 /** Writes a new current version, keeps it in history (pruned to the limit) and journals it. */
-async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Promise<WorkspaceState> {
+export async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Promise<WorkspaceState> {
   const key = { ns: row.namespace, name: row.name };
   await tx.q.run(q.updateWorkspaceState, {
     ...key,
@@ -257,7 +264,8 @@ export async function versionText(
 
 /**
  * Writes the state of an earlier serial as a new serial (history is never rewritten).
- * `rewrite` may change the document first (Terraform's own serial inside it).
+ * `rewrite` may change the document first, given the current one's stored text
+ * (Terraform's own serial inside it); undefined keeps it as it was.
  * @throws NO_SUCH_WORKSPACE, INVALID_ARGUMENT (unknown serial), LOCKED, LOCK_LOST
  */
 export async function rollback(
@@ -265,17 +273,15 @@ export async function rollback(
   name: string,
   serial: number,
   lockId: string | undefined,
-  rewrite?: (doc: unknown) => unknown,
+  rewrite?: (doc: unknown, currentText: string | null) => unknown,
 ): Promise<WorkspaceState> {
   const row = await loadWorkspace(tx, name);
   await assertWritable(tx, name, lockId);
   const version = await versionText(tx, name, serial);
   let { text, checksum } = version;
   let doc: unknown;
-  if (rewrite && text !== null) {
-    const encoded = encodeDoc(rewrite(JSON.parse(text)));
-    ({ text, checksum, doc } = encoded);
-  }
+  const rewritten = rewrite && text !== null ? rewrite(JSON.parse(text), row.state_json) : undefined;
+  if (rewritten !== undefined) ({ text, checksum, doc } = encodeDoc(rewritten));
   return putVersion(tx, row, {
     lineage: row.lineage,
     serial: row.serial + 1,
