@@ -8,9 +8,10 @@ import { runEventsBench } from './events.js';
 import { runLocksBench } from './locks.js';
 import { runObjectsBench } from './objects.js';
 import { runPlanBench } from './plan.js';
+import { runTerraformBench } from './terraform.js';
 
 /*
- * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan]`.
+ * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan terraform]`.
  *   objects          object store vs raw better-sqlite3 (bench/objects.ts)
  *   locks            workspace lock cycles vs raw and vs lock-file + state-file backends
  *   cli              cold start of `node dist/bin/berth.js ps -a` (the bundled bin) vs a
@@ -19,6 +20,8 @@ import { runPlanBench } from './plan.js';
  *   plan             loadManifest, plan, apply and no-change plan of 10,000 objects
  *   backends         objects and lock cycles on SQLite and PostgreSQL side by side (local
  *                    socket, else 127.0.0.1; BENCH_PG_URL overrides)
+ *   terraform        a state of 10,000 terraform_data resources POSTed to and read from
+ *                    berth serve's Terraform backend vs the same bytes as a file
  *   --quick          objects: stores of 1k and 10k containers only (default: 1k, 10k, 100k);
  *                    the other benches: fewer rounds
  *   --strict         exit 1 when an operation misses its target
@@ -42,6 +45,8 @@ const BENCHES = {
     runEventsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
   backends: async (_sizes: number[], dataDir: string, quick: boolean) =>
     runBackendsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  terraform: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runTerraformBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

@@ -1260,7 +1260,7 @@ export class Workspaces {
     if (json !== null && typeof json !== 'string') {
       throw new BerthError('INVALID_ARGUMENT', 'a Terraform state is written as its JSON text (or null to empty it)');
     }
-    const upload = json === null ? null : terraform.parseTerraformState(json);
+    const upload = json === null ? null : terraform.parseTerraformState(json, this.#core.ctx.secrets.key !== undefined);
     await this.#ensureDefault(name);
     return run(this.#core, this.#store).write((tx) => terraform.writeTerraformState(tx, name, upload, opts));
   }

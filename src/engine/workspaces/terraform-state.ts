@@ -5,10 +5,10 @@ import type { Tx } from '../context.js';
 import { heartbeat } from '../locks/locks.js';
 import { parseStored } from '../objects/rows.js';
 import { ENCRYPTED_MARKER, mayHoldSecrets, SECRET_MARKER } from '../secrets/crypto.js';
-import { reveal } from '../secrets/sealing.js';
+import { reveal, seal } from '../secrets/sealing.js';
 import type { ReadStateOptions, TerraformStateFile, WorkspaceState, WriteTerraformStateOptions } from '../types.js';
 import { setOwn } from '../validate.js';
-import { assertStateDepth, encodeDoc, putVersion, sealFor, type EncodedState } from './state.js';
+import { assertStateDepth, encodeDoc, putVersion, type EncodedState } from './state.js';
 import { assertWritable, ensureWorkspace, isEmptyState, loadWorkspace } from './workspaces.js';
 
 /*
@@ -26,9 +26,14 @@ export interface TerraformHeader {
 
 /** A Terraform state file checked before its write. */
 export interface TerraformUpload {
-  encoded: EncodedState;
+  doc: Record<string, unknown>;
   /** Its lineage and serial; undefined for OpenTofu's client-side encrypted state. */
   header: TerraformHeader | undefined;
+  /**
+   * Its stored form when it is stored as it is (no secrets key). A sealed one is
+   * canonicalised only field by field, as it is encrypted.
+   */
+  encoded: EncodedState | undefined;
 }
 
 /** The fields that identify a state file: they stay readable when berth seals the rest. */
@@ -84,10 +89,11 @@ function unsealed(doc: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Checks a state file as a client sent it (JSON text), before any transaction.
+ * Checks a state file as a client sent it (JSON text), before any transaction; `sealed`
+ * when it will be stored sealed (a secrets key is set).
  * @throws INVALID_ARGUMENT when it is not JSON, or not a Terraform or OpenTofu state file
  */
-export function parseTerraformState(json: string): TerraformUpload {
+export function parseTerraformState(json: string, sealed: boolean): TerraformUpload {
   let doc: unknown;
   try {
     doc = JSON.parse(json);
@@ -105,7 +111,19 @@ export function parseTerraformState(json: string): TerraformUpload {
     );
   }
   assertStateDepth(doc);
-  return { encoded: encodeDoc(doc), header };
+  const record = doc as Record<string, unknown>;
+  return { doc: record, header, encoded: sealed && header !== undefined ? undefined : encodeDoc(doc) };
+}
+
+/** Whether an upload is stored sealed: a secrets key is set, or the stored state is sealed. */
+function sealsUpload(tx: Tx, upload: TerraformUpload, current: unknown): boolean {
+  return upload.header !== undefined && (tx.ctx.secrets.key !== undefined || isSealed(current));
+}
+
+/** The client's view of a sealed stored state file (its fields decrypted). */
+async function unsealedText(tx: Tx, doc: unknown): Promise<string> {
+  // Each field was canonical JSON when it was encrypted: the whole needs no sorting again.
+  return JSON.stringify(unsealed((await reveal(tx, doc, { bare: false })) as Record<string, unknown>));
 }
 
 /** Throws unless a stored state is a Terraform state file (sealed or not) or OpenTofu's encrypted one. */
@@ -131,8 +149,7 @@ export async function readTerraformState(tx: Tx, name: string, opts: ReadStateOp
   assertTerraform(doc, name);
   if (!isSealed(doc)) return { json: row.state_json, serial: row.serial, sealed: false };
   if (opts.showSecrets !== true) return { json: null, serial: row.serial, sealed: true };
-  const shown = (await reveal(tx, doc, { bare: false })) as Record<string, unknown>;
-  return { json: canonicalJson(unsealed(shown)), serial: row.serial, sealed: true };
+  return { json: await unsealedText(tx, doc), serial: row.serial, sealed: true };
 }
 
 /** The current version as a write that changed nothing returns it. */
@@ -175,10 +192,8 @@ async function compareAndSet(
     );
   if (serial < stored.serial) throw stale('');
   if (serial > stored.serial) return false;
-  const storedText = isSealed(storedDoc)
-    ? canonicalJson(unsealed((await reveal(tx, storedDoc, { bare: false })) as Record<string, unknown>))
-    : canonicalJson(storedDoc);
-  if (storedText === upload.encoded.text) return true;
+  const storedText = isSealed(storedDoc) ? await unsealedText(tx, storedDoc) : canonicalJson(storedDoc);
+  if (storedText === (upload.encoded?.text ?? canonicalJson(upload.doc))) return true;
   throw stale(' with other content');
 }
 
@@ -222,14 +237,17 @@ export async function writeTerraformState(
       }
     }
   }
-  let encoded = upload.encoded;
-  if (upload.header !== undefined && (tx.ctx.secrets.key !== undefined || isSealed(current))) {
-    encoded = await sealFor(tx, name, encodeDoc(sealable(upload.encoded.doc as Record<string, unknown>)));
-  } else if (mayHoldSecrets(encoded.text!)) {
-    throw new BerthError(
-      'INVALID_ARGUMENT',
-      `the Terraform state holds a "${SECRET_MARKER}" or "${ENCRYPTED_MARKER}" key, which berth reserves for its secrets; start berth serve with a secrets key (BERTH_SECRETS_KEY or BERTH_SECRETS_KEY_FILE) so that the state is stored encrypted as a whole`,
-    );
+  let encoded: EncodedState;
+  if (sealsUpload(tx, upload, current)) {
+    encoded = encodeDoc(await seal(tx, tx.ns, name, sealable(upload.doc), `the Terraform state of workspace ${name}`));
+  } else {
+    encoded = upload.encoded ?? encodeDoc(upload.doc);
+    if (mayHoldSecrets(encoded.text!)) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `the Terraform state holds a "${SECRET_MARKER}" or "${ENCRYPTED_MARKER}" key, which berth reserves for its secrets; start berth serve with a secrets key (BERTH_SECRETS_KEY or BERTH_SECRETS_KEY_FILE) so that the state is stored encrypted as a whole`,
+      );
+    }
   }
   return putVersion(tx, row, { ...version, text: encoded.text, checksum: encoded.checksum, doc: encoded.doc });
 }
