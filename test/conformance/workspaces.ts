@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateSecretsKey, type StateExport, type Store, type WorkspaceState } from '../../src/index.js';
 import { canonical, sha256 } from '../helpers/canonical-json.js';
+import { terraformState } from '../helpers/terraform-state.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 import { ctr, expectCode, pod, vol } from './builders.js';
 
@@ -32,20 +33,6 @@ async function writeVersions(store: Store, name: string, count: number): Promise
     states.push(state);
   }
   return states;
-}
-
-/** A Terraform state file (format 4) of `lineage` at `serial`, with `extra` fields. */
-function tfState(lineage: string, serial: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    version: 4,
-    terraform_version: '1.11.4',
-    serial,
-    lineage,
-    outputs: { greeting: { value: 'hello', type: 'string' } },
-    resources: [{ mode: 'managed', type: 'terraform_data', name: 'a', instances: [{ attributes: { id: 'x' } }] }],
-    check_results: null,
-    ...extra,
-  };
 }
 
 /** The file as a Terraform client sends it (indented, its own key order). */
@@ -681,7 +668,7 @@ export function workspaceConformance(factory: StoreFactory): void {
     describe('Terraform state files', () => {
       it('a first write with create makes the workspace (with its event) and serves the file back', async () => {
         const store = await factory.open();
-        const doc = tfState('tf-lineage-1', 1);
+        const doc = terraformState('tf-lineage-1', 1);
         const written = await store.workspaces.writeTerraformState('staging', tfJson(doc), { create: true });
         expect(written.serial).toBe(1);
         const file = await store.workspaces.readTerraformState('staging');
@@ -694,7 +681,10 @@ export function workspaceConformance(factory: StoreFactory): void {
 
       it('without create an unknown workspace is NO_SUCH_WORKSPACE; one without state reads as null', async () => {
         const store = await factory.open();
-        await expectCode(store.workspaces.writeTerraformState('nope', tfJson(tfState('l', 1))), 'NO_SUCH_WORKSPACE');
+        await expectCode(
+          store.workspaces.writeTerraformState('nope', tfJson(terraformState('l', 1))),
+          'NO_SUCH_WORKSPACE',
+        );
         await expectCode(store.workspaces.readTerraformState('nope'), 'NO_SUCH_WORKSPACE');
         expect((await store.workspaces.list()).map((w) => w.name)).toEqual(['default']);
         await store.workspaces.create('empty');
@@ -703,21 +693,21 @@ export function workspaceConformance(factory: StoreFactory): void {
 
       it("is Terraform's compare-and-set: another lineage, a lower serial, or the same serial with other content changes nothing", async () => {
         const store = await factory.open();
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('lin-a', 5)), { create: true });
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('lin-a', 5)), { create: true });
         const before = await snapshot(store, 'w');
         const other = await expectCode(
-          store.workspaces.writeTerraformState('w', tfJson(tfState('lin-b', 9))),
+          store.workspaces.writeTerraformState('w', tfJson(terraformState('lin-b', 9))),
           'LINEAGE_MISMATCH',
         );
         expect(other.details).toMatchObject({ lineage: 'lin-a', pushedLineage: 'lin-b' });
         expect(other.message).toContain('lin-a');
         expect(other.message).toContain('lin-b');
         const older = await expectCode(
-          store.workspaces.writeTerraformState('w', tfJson(tfState('lin-a', 4))),
+          store.workspaces.writeTerraformState('w', tfJson(terraformState('lin-a', 4))),
           'STALE_SERIAL',
         );
         expect(older.details).toMatchObject({ serial: 5, pushedSerial: 4 });
-        const changed = tfState('lin-a', 5, { outputs: {} });
+        const changed = terraformState('lin-a', 5, { outputs: {} });
         const same = await expectCode(store.workspaces.writeTerraformState('w', tfJson(changed)), 'STALE_SERIAL');
         expect(same.details).toMatchObject({ serial: 5, pushedSerial: 5 });
         expect(await snapshot(store, 'w')).toEqual(before);
@@ -725,11 +715,11 @@ export function workspaceConformance(factory: StoreFactory): void {
 
       it('the stored file again writes nothing; a higher serial is a new version', async () => {
         const store = await factory.open();
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('lin', 1)), { create: true });
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('lin', 1)), { create: true });
         // Another key order and indentation: the same document.
-        const again = await store.workspaces.writeTerraformState('w', JSON.stringify(tfState('lin', 1)));
+        const again = await store.workspaces.writeTerraformState('w', JSON.stringify(terraformState('lin', 1)));
         expect(again.serial).toBe(1);
-        const next = tfState('lin', 2, { outputs: {} });
+        const next = terraformState('lin', 2, { outputs: {} });
         expect((await store.workspaces.writeTerraformState('w', tfJson(next))).serial).toBe(2);
         expect(await servedTerraform(store, 'w')).toEqual(next);
         expect((await store.workspaces.history('w')).map((v) => v.serial)).toEqual([2, 1]);
@@ -758,7 +748,7 @@ export function workspaceConformance(factory: StoreFactory): void {
 
       it("OpenTofu's encrypted state is stored as given, without compare-and-set", async () => {
         const store = await factory.open();
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('lin', 7)), { create: true });
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('lin', 7)), { create: true });
         const envelope = {
           meta: { 'key_provider.pbkdf2.k': 'c2FsdA==' },
           encrypted_data: 'AAAA',
@@ -779,18 +769,18 @@ export function workspaceConformance(factory: StoreFactory): void {
         expect((await expectCode(store.workspaces.readTerraformState('w'), 'LINEAGE_MISMATCH')).details).toMatchObject({
           kind: 'not-terraform',
         });
-        await expectCode(store.workspaces.writeTerraformState('w', tfJson(tfState('l', 1))), 'LINEAGE_MISMATCH');
+        await expectCode(store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1))), 'LINEAGE_MISMATCH');
         expect(await snapshot(store, 'w')).toEqual(before);
       });
 
       it('null empties the state as a new version; then any lineage may start again', async () => {
         const store = await factory.open();
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('old', 3)), { create: true });
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('old', 3)), { create: true });
         expect((await store.workspaces.writeTerraformState('w', null)).serial).toBe(2);
         expect(await store.workspaces.readTerraformState('w')).toEqual({ json: null, serial: 2, sealed: false });
         expect((await store.workspaces.get('w')).isEmpty).toBe(true);
         expect((await store.workspaces.writeTerraformState('w', null)).serial).toBe(2);
-        expect((await store.workspaces.writeTerraformState('w', tfJson(tfState('new', 1)))).serial).toBe(3);
+        expect((await store.workspaces.writeTerraformState('w', tfJson(terraformState('new', 1)))).serial).toBe(3);
       });
 
       it("is fenced by the workspace lock, and history names the lock's holder and operation", async () => {
@@ -804,16 +794,19 @@ export function workspaceConformance(factory: StoreFactory): void {
           host: '10.0.0.7',
           create: true,
         });
-        const locked = await expectCode(b.workspaces.writeTerraformState('w', tfJson(tfState('l', 1))), 'LOCKED');
+        const locked = await expectCode(
+          b.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1))),
+          'LOCKED',
+        );
         expect(locked.details.lock).toEqual(lock);
-        await a.workspaces.writeTerraformState('w', tfJson(tfState('l', 1)), { lockId: 'tf-lock-1' });
+        await a.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1)), { lockId: 'tf-lock-1' });
         expect((await a.workspaces.history('w'))[0]).toMatchObject({
           who: 'alice@laptop',
           operation: 'OperationTypeApply',
         });
         await b.workspaces.forceUnlock('w', 'tf-lock-1');
         await expectCode(
-          a.workspaces.writeTerraformState('w', tfJson(tfState('l', 2)), { lockId: 'tf-lock-1' }),
+          a.workspaces.writeTerraformState('w', tfJson(terraformState('l', 2)), { lockId: 'tf-lock-1' }),
           'LOCK_LOST',
         );
         expect((await a.workspaces.readTerraformState('w')).serial).toBe(1);
@@ -831,7 +824,7 @@ export function workspaceConformance(factory: StoreFactory): void {
           create: true,
         });
         c.now += 8_000;
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('l', 1)), { lockId: 'tf' });
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1)), { lockId: 'tf' });
         c.now += 8_000;
         expect((await store.workspaces.get('w')).lock?.stale).toBe(false);
         c.now += 3_000;
@@ -840,20 +833,20 @@ export function workspaceConformance(factory: StoreFactory): void {
 
       it('a rollback gives the file a serial above the current one, so the rolled-back-from serial is refused', async () => {
         const store = await factory.open();
-        const v1 = tfState('l', 1, { outputs: {} });
+        const v1 = terraformState('l', 1, { outputs: {} });
         await store.workspaces.writeTerraformState('w', tfJson(v1), { create: true });
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('l', 2)));
-        await store.workspaces.writeTerraformState('w', tfJson(tfState('l', 3)));
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 2)));
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 3)));
         expect((await store.workspaces.rollback('w', 1)).serial).toBe(4);
         expect(await servedTerraform(store, 'w')).toEqual({ ...v1, serial: 4 });
         // A client that still holds serial 3 writes serial 4 from it: refused.
-        await expectCode(store.workspaces.writeTerraformState('w', tfJson(tfState('l', 4))), 'STALE_SERIAL');
+        await expectCode(store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 4))), 'STALE_SERIAL');
         expect((await store.workspaces.writeTerraformState('w', tfJson({ ...v1, serial: 5 }))).serial).toBe(5);
       });
 
       it('with a secrets key all but version, lineage and serial is stored encrypted and read back only with showSecrets', async () => {
         const store = await factory.open({ secretsKey: generateSecretsKey() });
-        const doc = tfState('l', 1, {
+        const doc = terraformState('l', 1, {
           outputs: { pw: { value: 'hunter2-conformance', type: 'string', sensitive: true } },
         });
         await store.workspaces.writeTerraformState('w', tfJson(doc), { create: true });
@@ -881,7 +874,7 @@ export function workspaceConformance(factory: StoreFactory): void {
 
       it("without a key a file holding berth's secret markers is INVALID_ARGUMENT", async () => {
         const store = await factory.open();
-        const doc = tfState('l', 1, { outputs: { o: { value: { $secret: 'x' }, type: 'string' } } });
+        const doc = terraformState('l', 1, { outputs: { o: { value: { $secret: 'x' }, type: 'string' } } });
         await expectCode(store.workspaces.writeTerraformState('w', tfJson(doc), { create: true }), 'INVALID_ARGUMENT');
       });
     });

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/index.js';
 import { startServer, type ServeOptions } from '../../src/server/http-server.js';
 import { request, type Reply, type RequestOptions } from '../server/helpers.js';
+import { atFileEnd } from './terraform.js';
 
 /*
  * A Terraform state backend for the protocol tests: berth's HTTP server started in the
@@ -37,7 +37,7 @@ export async function startBackend(
     ],
     ...opts.serve,
   });
-  afterAll(async () => {
+  atFileEnd(async () => {
     await running.close({ force: true });
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -71,24 +71,6 @@ export function lockInfo(id: string, extra: Record<string, string> = {}): Record
     Version: '1.11.4',
     Created: '2030-06-01T12:00:00.000000001Z',
     Path: '',
-    ...extra,
-  };
-}
-
-/** A Terraform state file (format 4) of `lineage` at `serial`. */
-export function stateFile(
-  lineage: string,
-  serial: number,
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    version: 4,
-    terraform_version: '1.11.4',
-    serial,
-    lineage,
-    outputs: { greeting: { value: 'hello', type: 'string' } },
-    resources: [],
-    check_results: null,
     ...extra,
   };
 }

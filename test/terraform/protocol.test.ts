@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSecretsKey, type LockInfo } from '../../src/index.js';
 import { requireBuiltCli } from '../cli/helpers.js';
 import { expectJsonError, request, type Reply } from '../server/helpers.js';
-import { jsonBody, lockInfo, startBackend, stateFile, withLength, type Backend } from './backend.js';
-import { fileDir, startBerthServe } from './terraform.js';
+import { terraformState as stateFile } from '../helpers/terraform-state.js';
+import { jsonBody, lockInfo, startBackend, withLength, type Backend } from './backend.js';
+import { fileDir, startBerthServe, type Serve } from './terraform.js';
 
 /*
  * Terraform's http state backend, protocol by protocol (API.md "HTTP"): what the real
@@ -376,9 +377,12 @@ describe.concurrent('Terraform state backend: tokens, sealed state, leases', () 
 describe.concurrent('berth serve --terraform-lock-ttl', () => {
   requireBuiltCli();
   const root = fileDir('berth-tf-ttl-');
+  let serve: Serve;
+  beforeAll(async () => {
+    serve = await startBerthServe(root, ['--terraform-lock-ttl', '2s']);
+  });
 
   it('a malformed or sub-second lease is a usage error (exit 2)', async () => {
-    const serve = await startBerthServe(root, []);
     for (const value of ['soon', '500ms', '-1s']) {
       const r = await serve.berth(['serve', '--listen', '127.0.0.1:0', '--terraform-lock-ttl', value]);
       expect(r.code, r.stderr).toBe(2);
@@ -387,7 +391,6 @@ describe.concurrent('berth serve --terraform-lock-ttl', () => {
   });
 
   it('gives the locks Terraform takes a lease: berth state locks shows one stale once it passed without a write', async () => {
-    const serve = await startBerthServe(root, ['--terraform-lock-ttl', '2s']);
     const lock = await request(
       serve.url,
       '/v1/terraform/leased',

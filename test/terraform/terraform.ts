@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +21,31 @@ export const TERRAFORM_MISSING: string | undefined = (() => {
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
 
+/**
+ * What to undo when the test file ends (processes still running, then folders), in
+ * reverse order. Registered here, at collection, as hooks registered later (inside a
+ * beforeAll or a test) would never run.
+ */
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+/** Runs `fn` when the test file ends (after what was registered later). */
+export function atFileEnd(fn: () => unknown): void {
+  cleanups.push(fn);
+}
+
 /** A folder for the whole file, removed after it. */
 export function fileDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Starts `command ...args`; it is killed when the file ends if it still runs. */
+function launch(command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Running {
+  return startProcess(command, args, { env, cwd, input: '', onFinished: (fn) => cleanups.push(fn) });
 }
 
 /** A `berth serve` process for the whole file. */
@@ -56,12 +76,8 @@ export async function startBerthServe(
 ): Promise<Serve> {
   const store = join(dir, 'store', 'berth.db');
   const env = cleanEnv({ BERTH_STORE: store, XDG_DATA_HOME: join(dir, 'xdg'), ...extraEnv });
-  const run = startProcess(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
-    env,
-    cwd: dir,
-    onFinished: (fn) => afterAll(async () => void (await fn())),
-  });
-  afterAll(async () => {
+  const run = launch(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', ...args], env, dir);
+  cleanups.push(async () => {
     run.kill('SIGTERM');
     await run.done;
   });
@@ -72,20 +88,7 @@ export async function startBerthServe(
     store,
     env,
     run,
-    berth: (berthArgs, more = {}) =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [BIN, ...berthArgs], {
-          env: { ...env, ...more },
-          cwd: dir,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-      }),
+    berth: (berthArgs, more = {}) => launch(process.execPath, [BIN, ...berthArgs], { ...env, ...more }, dir).done,
   };
 }
 
@@ -144,39 +147,22 @@ export async function tfDir(
   const tf: TfDir = {
     dir,
     env,
-    run(args, more = {}) {
-      return new Promise((resolve, reject) => {
-        const child = spawn('terraform', [...args], {
-          env: { ...env, ...more },
-          cwd: dir,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code, signal) =>
-          resolve({ code, signal, stdout: stdout.replace(ANSI, ''), stderr: stderr.replace(ANSI, '') }),
-        );
-      });
+    async run(args, more = {}) {
+      const r = await launch('terraform', args, { ...env, ...more }, dir).done;
+      return { ...r, stdout: r.stdout.replace(ANSI, ''), stderr: r.stderr.replace(ANSI, '') };
     },
     start(args) {
-      const running = startProcess('setsid', ['terraform', ...args], {
-        env,
-        cwd: dir,
-        onFinished: (fn) => afterAll(async () => void (await fn())),
-      });
-      return {
-        ...running,
-        killGroup: (signal) => {
-          try {
-            process.kill(-running.pid, signal);
-          } catch {
-            // Already gone.
-          }
-        },
+      // setsid: a group of its own, so that a kill reaches its provisioners' processes too.
+      const running = launch('setsid', ['terraform', ...args], env, dir);
+      const killGroup = (signal: NodeJS.Signals): void => {
+        try {
+          process.kill(-running.pid, signal);
+        } catch {
+          // Already gone.
+        }
       };
+      cleanups.push(() => killGroup('SIGKILL'));
+      return { ...running, killGroup };
     },
   };
   if (opts.init !== false) {
