@@ -1156,9 +1156,7 @@ export class Workspaces {
       });
     }
     if (opts.lockId !== undefined) assertNonEmpty(opts.lockId, 'lock id');
-    return run(this.#core, this.#store).write((tx) =>
-      state.rollback(tx, name, serial, opts.lockId, terraform.rolledBackTerraformState),
-    );
+    return run(this.#core, this.#store).write((tx) => state.rollback(tx, name, serial, opts.lockId));
   }
 
   /**

@@ -872,6 +872,42 @@ export function workspaceConformance(factory: StoreFactory): void {
         );
       });
 
+      it('with a secrets key a Terraform state is sealed however it is written: writeState, importState, rollback', async () => {
+        const key = generateSecretsKey();
+        const keyless = await factory.open();
+        const doc = terraformState('l', 1, { outputs: { pw: { value: 'hunter2-paths', type: 'string' } } });
+        // Written before the key was set: stored as it is.
+        await keyless.workspaces.writeTerraformState('w', tfJson(doc), { create: true });
+        const keyed = await factory.reopen(keyless, { secretsKey: key });
+        const storedText = async (name: string): Promise<string> =>
+          JSON.stringify((await keyed.workspaces.readState(name)).state);
+        expect(await storedText('w')).toContain('hunter2-paths');
+        await keyed.workspaces.writeState('w', { ...doc, serial: 2 });
+        expect(await storedText('w')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'w')).toEqual({ ...doc, serial: 2 });
+        await keyed.workspaces.rollback('w', 1);
+        expect(await storedText('w')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'w')).toEqual({ ...doc, serial: 3 });
+        // An export with its secrets shown imports sealed again; so does a plain one.
+        await keyed.workspaces.create('copy');
+        await keyed.workspaces.create('plain');
+        await keyed.workspaces.importState('copy', await keyed.workspaces.exportState('w', { showSecrets: true }));
+        expect(await storedText('copy')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'copy')).toEqual({ ...doc, serial: 3 });
+        await keyed.workspaces.importState('plain', {
+          version: 1,
+          kind: 'berth.workspace',
+          namespace: '',
+          workspace: 'w',
+          lineage: 'berth-lineage',
+          serial: 1,
+          checksum: stateChecksum(doc),
+          state: doc,
+        });
+        expect(await storedText('plain')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'plain')).toEqual(doc);
+      });
+
       it("without a key a file holding berth's secret markers is INVALID_ARGUMENT", async () => {
         const store = await factory.open();
         const doc = terraformState('l', 1, { outputs: { o: { value: { $secret: 'x' }, type: 'string' } } });

@@ -7,6 +7,7 @@ import { parseStored } from '../objects/rows.js';
 import { mayHoldSecrets, secretKeyIds } from '../secrets/crypto.js';
 import { wrappedKeys, type WrappedKeys } from '../secrets/keys.js';
 import { reveal, seal } from '../secrets/sealing.js';
+import { rolledBackTerraformState, sealable, terraformHeader } from './terraform-file.js';
 import { assertNonEmpty, toJson } from '../validate.js';
 import * as q from './queries.js';
 import { assertWritable, loadWorkspace } from './workspaces.js';
@@ -103,13 +104,29 @@ export function assertWriteOptions(opts: WriteStateOptions): void {
   }
 }
 
-/** The state as stored for workspace `name`: its secrets sealed (`carried`: keys an import brings). */
+/** A Terraform state file as stored sealed for workspace `name`: all but its header encrypted. */
+export async function sealTerraformFile(
+  tx: Tx,
+  name: string,
+  doc: Record<string, unknown>,
+  carried?: WrappedKeys,
+): Promise<EncodedState> {
+  return encodeDoc(await seal(tx, tx.ns, name, sealable(doc), `the Terraform state of workspace ${name}`, carried));
+}
+
+/**
+ * The state as stored for workspace `name`: its secrets sealed (`carried`: keys an import
+ * brings), and a Terraform state file sealed whole when a secrets key is set.
+ */
 export async function sealFor(
   tx: Tx,
   name: string,
   encoded: EncodedState,
   carried?: WrappedKeys,
 ): Promise<EncodedState> {
+  if (tx.ctx.secrets.key !== undefined && terraformHeader(encoded.doc) !== undefined) {
+    return sealTerraformFile(tx, name, encoded.doc as Record<string, unknown>, carried);
+  }
   if (encoded.text === null || !mayHoldSecrets(encoded.text)) return encoded;
   const sealed = await seal(tx, tx.ns, name, encoded.doc, `the state of workspace ${name}`, carried);
   return sealed === encoded.doc ? encoded : encodeDoc(sealed);
@@ -263,25 +280,25 @@ export async function versionText(
 }
 
 /**
- * Writes the state of an earlier serial as a new serial (history is never rewritten).
- * `rewrite` may change the document first, given the current one's stored text
- * (Terraform's own serial inside it); undefined keeps it as it was.
- * @throws NO_SUCH_WORKSPACE, INVALID_ARGUMENT (unknown serial), LOCKED, LOCK_LOST
+ * Writes the state of an earlier serial as a new serial (history is never rewritten). A
+ * Terraform state file gets a serial above the current one's, and is sealed when a
+ * secrets key is set.
+ * @throws NO_SUCH_WORKSPACE, INVALID_ARGUMENT (unknown serial), LOCKED, LOCK_LOST,
+ *   SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
  */
 export async function rollback(
   tx: Tx,
   name: string,
   serial: number,
   lockId: string | undefined,
-  rewrite?: (doc: unknown, currentText: string | null) => unknown,
 ): Promise<WorkspaceState> {
   const row = await loadWorkspace(tx, name);
   await assertWritable(tx, name, lockId);
   const version = await versionText(tx, name, serial);
   let { text, checksum } = version;
   let doc: unknown;
-  const rewritten = rewrite && text !== null ? rewrite(JSON.parse(text), row.state_json) : undefined;
-  if (rewritten !== undefined) ({ text, checksum, doc } = encodeDoc(rewritten));
+  const rewritten = text === null ? undefined : rolledBackTerraformState(JSON.parse(text), row.state_json);
+  if (rewritten !== undefined) ({ text, checksum, doc } = await sealFor(tx, name, encodeDoc(rewritten)));
   return putVersion(tx, row, {
     lineage: row.lineage,
     serial: row.serial + 1,

@@ -5,24 +5,18 @@ import type { Tx } from '../context.js';
 import { heartbeat } from '../locks/locks.js';
 import { parseStored } from '../objects/rows.js';
 import { ENCRYPTED_MARKER, mayHoldSecrets, SECRET_MARKER } from '../secrets/crypto.js';
-import { reveal, seal } from '../secrets/sealing.js';
+import { reveal } from '../secrets/sealing.js';
 import type { ReadStateOptions, TerraformStateFile, WorkspaceState, WriteTerraformStateOptions } from '../types.js';
-import { setOwn } from '../validate.js';
-import { assertStateDepth, encodeDoc, putVersion, type EncodedState } from './state.js';
+import { assertStateDepth, encodeDoc, putVersion, sealTerraformFile, type EncodedState } from './state.js';
+import { isClientEncrypted, isSealed, terraformHeader, unsealed, type TerraformHeader } from './terraform-file.js';
 import { assertWritable, ensureWorkspace, isEmptyState, loadWorkspace } from './workspaces.js';
 
 /*
- * Terraform's state files in workspaces (DESIGN.md §10), in one place: how berth
- * recognises one, the compare-and-set Terraform's own `state push` makes (lineage and
- * serial) done on the server, sealing with the secrets key, and the serial a rollback
- * gives it. `berth serve`'s Terraform backend reaches them through the Store facade.
+ * Terraform's state files in workspaces (DESIGN.md §10): reading one as a client does,
+ * and writing one with the compare-and-set Terraform's own `state push` makes (lineage
+ * and serial), done on the server. The file format is terraform-file.ts's. `berth
+ * serve`'s Terraform backend reaches these through the Store facade.
  */
-
-/** What identifies a Terraform state file: the lineage it belongs to and its serial in it. */
-export interface TerraformHeader {
-  lineage: string;
-  serial: number;
-}
 
 /** A Terraform state file checked before its write. */
 export interface TerraformUpload {
@@ -34,58 +28,6 @@ export interface TerraformUpload {
    * canonicalised only field by field, as it is encrypted.
    */
   encoded: EncodedState | undefined;
-}
-
-/** The fields that identify a state file: they stay readable when berth seals the rest. */
-const HEADER_FIELDS: ReadonlySet<string> = new Set(['version', 'terraform_version', 'serial', 'lineage']);
-
-function isObject(doc: unknown): doc is Record<string, unknown> {
-  return typeof doc === 'object' && doc !== null && !Array.isArray(doc);
-}
-
-/**
- * The lineage and serial of a Terraform or OpenTofu state file — an object with an
- * integer `version`, a non-empty string `lineage` and a non-negative integer `serial`,
- * as every state file format since Terraform 0.7 has — or undefined for anything else.
- */
-export function terraformHeader(doc: unknown): TerraformHeader | undefined {
-  if (!isObject(doc)) return undefined;
-  const { version, lineage, serial } = doc;
-  if (!Number.isInteger(version) || typeof lineage !== 'string' || lineage === '') return undefined;
-  if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0) return undefined;
-  return { lineage, serial };
-}
-
-/**
- * OpenTofu's client-side encrypted state (`{ meta, encrypted_data, encryption_version }`):
- * its lineage and serial are inside the ciphertext, so berth stores it as given.
- */
-export function isClientEncrypted(doc: unknown): boolean {
-  return isObject(doc) && typeof doc.encrypted_data === 'string' && typeof doc.encryption_version === 'string';
-}
-
-/** Whether berth sealed this stored state file with the secrets key. */
-function isSealed(doc: unknown): boolean {
-  if (!isObject(doc)) return false;
-  return Object.entries(doc).some(
-    ([k, v]) => !HEADER_FIELDS.has(k) && isObject(v) && Object.keys(v).length === 1 && ENCRYPTED_MARKER in v,
-  );
-}
-
-/** Every field but the header as one secret each: what berth stores when a secrets key is set. */
-function sealable(doc: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc)) setOwn(out, k, HEADER_FIELDS.has(k) ? v : { [SECRET_MARKER]: v });
-  return out;
-}
-
-/** The state file again from its revealed, sealed form. */
-function unsealed(doc: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc)) {
-    setOwn(out, k, !HEADER_FIELDS.has(k) && isObject(v) && SECRET_MARKER in v ? v[SECRET_MARKER] : v);
-  }
-  return out;
 }
 
 /**
@@ -239,7 +181,7 @@ export async function writeTerraformState(
   }
   let encoded: EncodedState;
   if (sealsUpload(tx, upload, current)) {
-    encoded = encodeDoc(await seal(tx, tx.ns, name, sealable(upload.doc), `the Terraform state of workspace ${name}`));
+    encoded = await sealTerraformFile(tx, name, upload.doc);
   } else {
     encoded = upload.encoded ?? encodeDoc(upload.doc);
     if (mayHoldSecrets(encoded.text!)) {
@@ -250,18 +192,4 @@ export async function writeTerraformState(
     }
   }
   return putVersion(tx, row, { ...version, text: encoded.text, checksum: encoded.checksum, doc: encoded.doc });
-}
-
-/**
- * What a rollback writes for a Terraform state file: the old version with a serial above
- * both its own and the current one's, so a client still holding the rolled-back-from
- * state is refused rather than silently undoing the rollback. Undefined for other states.
- */
-export function rolledBackTerraformState(doc: unknown, currentText: string | null): unknown {
-  const header = terraformHeader(doc);
-  if (header === undefined) return undefined;
-  const current = currentText === null ? undefined : terraformHeader(parseStored(currentText, 'workspace state'));
-  const out = { ...(doc as Record<string, unknown>) };
-  out.serial = Math.max(header.serial, current?.serial ?? 0) + 1;
-  return out;
 }
