@@ -24,11 +24,18 @@ import {
  * rest. Only the built-in terraform_data resource is used: no provider is downloaded.
  */
 
-/** The configuration every working directory applies: `sleep` holds the lock in a provisioner, `with_b` adds a resource. */
+/**
+ * The configuration every working directory applies: `sleep`, and `wait_for` (a file to
+ * wait for), hold the lock in a provisioner; `with_b` adds a resource.
+ */
 const CONFIG = `
 variable "sleep" {
   type    = number
   default = 0
+}
+variable "wait_for" {
+  type    = string
+  default = ""
 }
 variable "with_b" {
   type    = bool
@@ -37,7 +44,7 @@ variable "with_b" {
 resource "terraform_data" "a" {
   input = "alpha"
   provisioner "local-exec" {
-    command = "sleep \${var.sleep}"
+    command = "sleep \${var.sleep}; until [ -z '\${var.wait_for}' ] || [ -e '\${var.wait_for}' ]; do sleep 0.1; done"
   }
 }
 resource "terraform_data" "b" {
@@ -137,19 +144,26 @@ if (TERRAFORM_MISSING !== undefined) {
 
     it('two applies at once: one runs, the other fails on the lock naming its holder; with -lock-timeout it waits, then succeeds', async () => {
       const [first, second] = await Promise.all([dirFor('race-1', 'race'), dirFor('race-2', 'race')]);
-      const running = first.start(['apply', '-auto-approve', '-var', 'sleep=4']);
+      // The first apply holds the lock until the test creates `release`.
+      const release = join(first.dir, 'release');
+      const running = first.start(['apply', '-auto-approve', '-var', `wait_for=${release}`]);
       const holder = await waitForLock(serve.url, 'workspace:/race');
       expect(holder).toMatchObject({ who: WHO, operation: 'OperationTypeApply', pid: 0, host: '127.0.0.1' });
       const refused = await second.run(['apply', '-auto-approve']);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('Error acquiring the state lock');
       expect(refused.stderr.replace(/\s+/g, ' ')).toContain(`ID=${holder.id}`);
-      let firstEnded = Infinity;
-      void running.done.then(() => (firstEnded = Date.now()));
-      const waited = await second.run(['apply', '-auto-approve', '-lock-timeout=30s']);
-      expectOk(waited, 'apply -lock-timeout=30s');
-      expect(firstEnded, 'the waiting apply finished after the holder').toBeLessThanOrEqual(Date.now());
+      const waiting = second.start(['apply', '-auto-approve', '-no-color', '-lock-timeout=60s']);
+      let waitingEnded = false;
+      void waiting.done.then(() => (waitingEnded = true));
+      await waiting.waitFor('Acquiring state lock', 30_000);
+      // Let it find the lock held (and retry) before the holder finishes.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      writeFileSync(release, '');
       expect((await running.done).code).toBe(0);
+      expect(waitingEnded, 'the apply with -lock-timeout still waits when the holder is done').toBe(false);
+      const waited = await waiting.done;
+      expectOk(waited, 'apply -lock-timeout=60s');
       expect(waited.stdout).toContain('No changes');
     });
 
