@@ -9,9 +9,10 @@ import { runListingBench } from './listing.js';
 import { runLocksBench } from './locks.js';
 import { runObjectsBench } from './objects.js';
 import { runPlanBench } from './plan.js';
+import { runTerraformBench } from './terraform.js';
 
 /*
- * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan]`.
+ * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan terraform]`.
  *   objects          object store vs raw better-sqlite3 (bench/objects.ts)
  *   locks            workspace lock cycles vs raw and vs lock-file + state-file backends
  *   cli              cold start of `node dist/bin/berth.js ps -a` (the bundled bin) vs a
@@ -22,6 +23,8 @@ import { runPlanBench } from './plan.js';
  *                    against `node -e 0`: JSON listing, a filtered listing, memory
  *   backends         objects and lock cycles on SQLite and PostgreSQL side by side (local
  *                    socket, else 127.0.0.1; BENCH_PG_URL overrides)
+ *   terraform        a state of 10,000 terraform_data resources POSTed to and read from
+ *                    berth serve's Terraform backend vs the same bytes as a file
  *   --quick          objects: stores of 1k and 10k containers only (default: 1k, 10k, 100k);
  *                    the other benches: fewer rounds
  *   --strict         exit 1 when an operation misses its target
@@ -47,6 +50,8 @@ const BENCHES = {
     runBackendsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
   listing: async (_sizes: number[], dataDir: string, quick: boolean) =>
     runListingBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  terraform: async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runTerraformBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

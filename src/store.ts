@@ -69,10 +69,15 @@ import type {
   PodSummary,
   VolumeQuery,
   VolumeSummary,
+  ForceUnlockOptions,
+  TerraformStateFile,
+  WorkspaceLockOptions,
+  WriteTerraformStateOptions,
 } from './engine/types.js';
 import { DB_CONFIG_FIELDS } from './engine/types.js';
 import { assertNonEmpty, assertPlainObject, toJson } from './engine/validate.js';
 import * as state from './engine/workspaces/state.js';
+import * as terraform from './engine/workspaces/terraform-state.js';
 import * as ws from './engine/workspaces/workspaces.js';
 import { DEFAULT_WORKSPACE } from './engine/workspaces/workspaces.js';
 import type { ApplyOptions, ApplyResult, Manifest, Plan, PlanOptions } from './plan/types.js';
@@ -1213,6 +1218,8 @@ export class Workspaces {
 
   /**
    * Writes the state of an earlier serial as a new serial (history is never rewritten).
+   * A Terraform state file gets a Terraform `serial` above the current one's, so that a
+   * client holding the state rolled back from is refused instead of undoing the rollback.
    * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE, INVALID_ARGUMENT (unknown serial), LOCKED, LOCK_LOST
    */
   async rollback(name: string, serial: number, opts: { lockId?: string } = {}): Promise<WorkspaceState> {
@@ -1257,15 +1264,17 @@ export class Workspaces {
   }
 
   /**
-   * Locks a workspace (Terraform's state lock); `id` chooses the lock's id.
+   * Locks a workspace (Terraform's state lock); `id` chooses the lock's id, `create` makes
+   * a missing workspace first.
    * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE, LOCKED (details.lock: the holder), INVALID_ARGUMENT
    */
-  async lock(name: string, opts: AcquireOptions): Promise<LockInfo> {
+  async lock(name: string, opts: WorkspaceLockOptions): Promise<LockInfo> {
     ws.assertWorkspaceName(name);
     locks.assertAcquireOptions(opts);
+    const create = opts.create === true;
     await this.#ensureDefault(name);
     return locks.withLockWait(lockTimeout(this.#core, opts.timeoutMs), () =>
-      run(this.#core, this.#store).write((tx) => ws.lockWorkspace(tx, name, opts), LOCK_COMMIT),
+      run(this.#core, this.#store).write((tx) => ws.lockWorkspace(tx, name, opts, create), LOCK_COMMIT),
     );
   }
 
@@ -1279,12 +1288,53 @@ export class Workspaces {
   }
 
   /**
-   * Breaks the workspace lock, given its exact id; returns the removed lock.
+   * Breaks the workspace lock, given its exact id; returns the removed lock. `by` names
+   * who broke it in the `lock.force_unlock` event.
    * @throws EMPTY_ID, INVALID_NAME, NOT_LOCKED, LOCK_ID_MISMATCH
    */
-  async forceUnlock(name: string, lockId: string): Promise<LockInfo> {
+  async forceUnlock(name: string, lockId: string, opts: ForceUnlockOptions = {}): Promise<LockInfo> {
     ws.assertWorkspaceName(name);
-    return this.#store.locks.forceUnlock(ws.workspaceLockKey(this.#store.namespace, name), lockId);
+    return this.#store.locks.forceUnlock(ws.workspaceLockKey(this.#store.namespace, name), lockId, opts);
+  }
+
+  /**
+   * The workspace's Terraform (or OpenTofu) state file, as Terraform's http backend reads
+   * it (`json` null when there is none). One berth keeps sealed with the secrets key comes
+   * decrypted only with `showSecrets`; without, `json` is null and `sealed` true.
+   * @throws EMPTY_ID, INVALID_NAME, NO_SUCH_WORKSPACE, LINEAGE_MISMATCH (the workspace
+   *   holds a state that is not Terraform's); with showSecrets SECRETS_KEY_MISSING,
+   *   SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
+   */
+  async readTerraformState(name: string, opts: ReadStateOptions = {}): Promise<TerraformStateFile> {
+    ws.assertWorkspaceName(name);
+    await this.#ensureDefault(name);
+    return run(this.#core, this.#store).read((tx) => terraform.readTerraformState(tx, name, opts ?? {}));
+  }
+
+  /**
+   * Writes a Terraform (or OpenTofu) state file, given as the JSON text the client sent,
+   * as a new version, with Terraform's own compare-and-set made here: a state of another
+   * lineage, of a lower serial, or of the same serial with other content is refused.
+   * OpenTofu's encrypted state is stored as given. With a secrets key set, all but the
+   * file's version, lineage and serial is stored encrypted. `null` empties the state.
+   * Sending the stored state again writes nothing. Changes nothing on failure.
+   * @throws EMPTY_ID, INVALID_NAME, INVALID_ARGUMENT (not a state file), NO_SUCH_WORKSPACE,
+   *   LOCKED, LOCK_LOST, LINEAGE_MISMATCH, STALE_SERIAL, SECRETS_KEY_MISSING,
+   *   SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
+   */
+  async writeTerraformState(
+    name: string,
+    json: string | null,
+    opts: WriteTerraformStateOptions = {},
+  ): Promise<WorkspaceState> {
+    ws.assertWorkspaceName(name);
+    state.assertWriteOptions(opts);
+    if (json !== null && typeof json !== 'string') {
+      throw new BerthError('INVALID_ARGUMENT', 'a Terraform state is written as its JSON text (or null to empty it)');
+    }
+    const upload = json === null ? null : terraform.parseTerraformState(json, this.#core.ctx.secrets.key !== undefined);
+    await this.#ensureDefault(name);
+    return run(this.#core, this.#store).write((tx) => terraform.writeTerraformState(tx, name, upload, opts));
   }
 
   /**
@@ -1354,7 +1404,7 @@ export class Locks {
    * broke whose lock. Returns the removed lock.
    * @throws EMPTY_ID, NOT_LOCKED, LOCK_ID_MISMATCH
    */
-  async forceUnlock(key: string, lockId: string, opts: { by?: string } = {}): Promise<LockInfo> {
+  async forceUnlock(key: string, lockId: string, opts: ForceUnlockOptions = {}): Promise<LockInfo> {
     assertNonEmpty(key, 'lock key');
     assertNonEmpty(lockId, 'lock id');
     return run(this.#core, this.#store).write((tx) => locks.forceUnlock(tx, key, lockId, opts?.by));

@@ -306,7 +306,9 @@ export function buildProgram(): Command {
     .action(run('events', 'events'));
   program
     .command('serve')
-    .description('serve the HTTP API: state, events (NDJSON or SSE), objects, force-unlock')
+    .description(
+      "serve the HTTP API: state, events (NDJSON or SSE), objects, force-unlock, and Terraform's http state backend",
+    )
     .option(
       '--listen <ADDRESS>',
       'HOST:PORT or unix:///path.sock, repeatable (default: 127.0.0.1:7483); off loopback a token and TLS are required',
@@ -327,6 +329,10 @@ export function buildProgram(): Command {
     )
     .option('--max-body <SIZE>', 'the largest request body: 64MiB, 10MB, 512k or bytes (default: 64MiB)')
     .option('--heartbeat <DURATION>', 'keep-alive interval on event streams', '15s')
+    .option(
+      '--terraform-lock-ttl <DURATION>',
+      'show a Terraform lock as stale once it saw no state write for DURATION (e.g. 2h; default: never)',
+    )
     .hook('preAction', async (cmd) => {
       const { checkServeUsage } = await import('./commands/serve.js');
       checkServeUsage(cmd);

@@ -232,6 +232,29 @@ export interface AcquireOptions {
    * UUID. Taking a lock again with the id that holds it returns it unchanged.
    */
   id?: string;
+  /**
+   * The host the holder runs on (default: this one). A lock held for another machine —
+   * `berth serve` gives a Terraform client's lock the client's address — is never stale by
+   * this host's pid or reboot rules: only a lease (`ttlMs`) makes it stale.
+   */
+  host?: string;
+  /** The holder's version, e.g. the Terraform version that took it (default: berth's). */
+  version?: string;
+}
+
+/** Options of a workspace lock (`workspaces.lock`). */
+export interface WorkspaceLockOptions extends AcquireOptions {
+  /**
+   * Create the workspace first when it does not exist (with its `workspace.create`
+   * event), as Terraform's http backend expects of its first lock.
+   */
+  create?: boolean;
+}
+
+/** Options of a force-unlock. */
+export interface ForceUnlockOptions {
+  /** Who breaks the lock, recorded in the `lock.force_unlock` event (default: the store's actor). */
+  by?: string;
 }
 
 /** The current state document of a workspace. */
@@ -288,6 +311,37 @@ export interface WriteStateOptions {
   operation?: string;
   /** Who writes, kept in history (default the store's actor). */
   who?: string;
+}
+
+/**
+ * A workspace's Terraform (or OpenTofu) state file, as Terraform's http backend reads it
+ * (`workspaces.readTerraformState`).
+ */
+export interface TerraformStateFile {
+  /**
+   * The state file's JSON: what the client wrote, with its keys sorted. Null when the
+   * workspace holds no state, or when it is sealed and was read without `showSecrets`.
+   */
+  json: string | null;
+  /** berth's serial of the workspace (not Terraform's own `serial` inside the file). */
+  serial: number;
+  /** berth keeps the state encrypted with the secrets key (it was written with a key configured). */
+  sealed: boolean;
+}
+
+/** Options of `workspaces.writeTerraformState`. */
+export interface WriteTerraformStateOptions {
+  /**
+   * The id of the workspace lock the client holds (Terraform's `?ID=`); fenced: LOCK_LOST
+   * once it no longer holds. A write under a lock renews the lock's lease, if it has one.
+   */
+  lockId?: string;
+  /** Create the workspace when it does not exist (Terraform's first write). */
+  create?: boolean;
+  /** Who writes, kept in history (default: the holder of `lockId`, else the store's actor). */
+  who?: string;
+  /** What the write is for, kept in history (default: the operation of `lockId`'s lock, else "write"). */
+  operation?: string;
 }
 
 /** A workspace as `get` and `list` show it. */

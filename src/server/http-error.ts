@@ -11,6 +11,7 @@ export type HttpErrorCode =
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'REQUEST_TIMEOUT'
   | 'BODY_TOO_LARGE'
   | 'HEADERS_TOO_LARGE'

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, t
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions } from 'node:https';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Store } from '../store.js';
 import { BerthError } from '../errors.js';
@@ -11,16 +12,18 @@ import { HttpError, type HttpErrorCode } from './http-error.js';
 import { sendError } from './http-response.js';
 import { formatListenAddress, isReachableFromOtherMachines, type ListenAddress } from './listen-address.js';
 import { bodyTooLarge, shuttingDown } from './request-body.js';
-import type { RequestContext, RouteHandler } from './request-context.js';
+import type { RequestClient, RequestContext, RouteHandler } from './request-context.js';
+import { terraformRoutes } from './terraform/terraform-routes.js';
 import { secureServerOptions, type ServeTls } from './tls-options.js';
-import { AUTH_CHALLENGES, isUsableToken, presentedToken, tokenMatches } from './token-auth.js';
+import { AUTH_CHALLENGES, isUsableToken, presentedToken, presentedUser, tokenMatches } from './token-auth.js';
 import { claimSocketPath, listenOnSocket, removeSocket } from './unix-socket.js';
 
 /*
  * `berth serve`'s transport (Node's own http and https): its listeners (TCP, TLS, unix
  * sockets), the token check, the body limit, a shutdown that drains what is in flight,
  * and the dispatch of each request to a family of routes. The routes themselves live in
- * one folder per protocol (`berth/` for berth's own /v1).
+ * one folder per protocol (`berth/` for berth's own /v1, `terraform/` for Terraform's
+ * http state backend).
  */
 
 /** Where berth serve listens unless told otherwise. */
@@ -61,6 +64,11 @@ export interface ServeOptions {
   pollMs?: number;
   /** How long a shutdown waits for requests in flight (default 5 s). */
   drainMs?: number;
+  /**
+   * The lease of a lock Terraform takes (`--terraform-lock-ttl`): past it without a state
+   * write, the lock is shown stale. Default none: Terraform's locks never go stale.
+   */
+  terraformLockTtlMs?: number;
   /** Told about errors that are berth's own bugs (answered 500 INTERNAL), to log them. */
   onInternalError?: (err: unknown, req: IncomingMessage) => void;
 }
@@ -96,6 +104,10 @@ function planServe(opts: ServeOptions): ServePlan {
       'the token holds a space, a control or a non-ASCII character, which an HTTP header cannot carry; use visible ASCII only (e.g. openssl rand -hex 32)',
     );
   }
+  const ttl = opts.terraformLockTtlMs;
+  if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1)) {
+    throw new BerthError('INVALID_ARGUMENT', 'the Terraform lock lease must be a positive number of milliseconds');
+  }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1 || maxBodyBytes > MAX_BYTE_SIZE) {
     throw new BerthError('INVALID_ARGUMENT', `the body limit must be 1 byte to ${formatByteSize(MAX_BYTE_SIZE)}`);
@@ -126,6 +138,24 @@ function planServe(opts: ServeOptions): ServePlan {
  */
 export function checkServeOptions(opts: ServeOptions): void {
   planServe(opts);
+}
+
+/** Who sent `req` on a listener of `address`; `tokenChecked` when the server required the token. */
+function requestClient(req: IncomingMessage, address: ListenAddress, tokenChecked: boolean): RequestClient {
+  const socket = req.socket as Partial<TLSSocket>;
+  // True only for a client certificate the server asked for (--tls-client-ca) and verified.
+  const certified = socket.authorized === true;
+  const cn = certified ? socket.getPeerCertificate?.().subject?.CN : undefined;
+  const user = (typeof cn === 'string' && cn) || (tokenChecked ? presentedUser(req.headers.authorization) : undefined);
+  const from =
+    address.kind === 'unix'
+      ? `unix:${address.path}`
+      : (req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  return {
+    address: from,
+    ...(user ? { user } : {}),
+    authenticated: tokenChecked || certified || address.kind === 'unix',
+  };
 }
 
 function listenTcp(server: NetServer, host: string, port: number): Promise<void> {
@@ -198,6 +228,7 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
   const { addresses, token, secure, maxBodyBytes } = planServe(opts);
   const shutdown = new AbortController();
   const routes: RouteHandler[] = [
+    terraformRoutes(store, { ...(opts.terraformLockTtlMs ? { lockTtlMs: opts.terraformLockTtlMs } : {}) }),
     berthRoutes(store, { heartbeatMs: opts.heartbeatMs ?? 15_000, pollMs: opts.pollMs ?? 100 }),
   ];
   const inFlight = new Set<ServerResponse>();
@@ -213,7 +244,7 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
       socket.once('close', () => set.delete(socket));
     };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, address: ListenAddress): Promise<void> {
     // A request on a kept-alive connection after shutdown began.
     if (shutdown.signal.aborted) throw shuttingDown();
     if (token !== undefined && !tokenMatches(presentedToken(req.headers.authorization), token)) {
@@ -233,24 +264,27 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
       throw new BerthError('INVALID_ARGUMENT', `the request path ${JSON.stringify(req.url)} is not a valid URL path`);
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
-    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal };
+    const client = requestClient(req, address, token !== undefined);
+    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal, client };
     for (const route of routes) if (await route(ctx)) return;
     throw new HttpError(404, 'NOT_FOUND', `no ${req.method} ${path}; berth's API is under /v1 (GET /v1/health)`);
   }
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    inFlight.add(res);
-    res.once('close', () => {
-      inFlight.delete(res);
-      if (inFlight.size === 0) for (const wake of drainWaiters.splice(0)) wake();
-    });
-    res.once('finish', () => {
-      if (!req.complete) cutOff(req);
-    });
-    handle(req, res).catch((err: unknown) => {
-      if (sendError(res, err).internal) opts.onInternalError?.(err, req);
-    });
-  };
+  const onRequest =
+    (address: ListenAddress) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      inFlight.add(res);
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (inFlight.size === 0) for (const wake of drainWaiters.splice(0)) wake();
+      });
+      res.once('finish', () => {
+        if (!req.complete) cutOff(req);
+      });
+      handle(req, res, address).catch((err: unknown) => {
+        if (sendError(res, err).internal) opts.onInternalError?.(err, req);
+      });
+    };
 
   const listeners: { server: HttpServer | HttpsServer; url: string; socket?: { path: string; ino: number } }[] = [];
   // net.Server's own close stops listening and nothing more: http.Server's would also drop
@@ -262,9 +296,10 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
   try {
     for (const address of addresses) {
       const tls = secure !== undefined && address.kind === 'tcp';
-      const server = tls ? createHttpsServer(secure, onRequest) : createHttpServer(onRequest);
+      const answer = onRequest(address);
+      const server = tls ? createHttpsServer(secure, answer) : createHttpServer(answer);
       // Handled like any request: the body is asked for (100 Continue) only when a route reads it.
-      server.on('checkContinue', onRequest);
+      server.on('checkContinue', answer);
       server.on('clientError', answerClientError);
       server.on('connection', track(sockets));
       server.on(tls ? 'secureConnection' : 'connection', track(httpSockets));

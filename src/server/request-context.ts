@@ -5,6 +5,22 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * adapters to come): the exchange, the parsed target, and the server's limits.
  */
 
+/** Who sent a request, as far as the transport can tell. */
+export interface RequestClient {
+  /** The client's address: an IP for TCP and TLS, `unix:PATH` for the unix socket. */
+  readonly address: string;
+  /**
+   * Its name, when the server checked it: the common name of a verified client
+   * certificate, else the basic-auth user name sent with the right token.
+   */
+  readonly user?: string;
+  /**
+   * The server checked who may send it: a token, a client certificate, or the unix socket
+   * (0600: only berth serve's own user can connect).
+   */
+  readonly authenticated: boolean;
+}
+
 /** One request as the route families see it. */
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -16,6 +32,7 @@ export interface RequestContext {
   readonly maxBodyBytes: number;
   /** Aborted when the server shuts down: streams end, uploads are cut off. */
   readonly signal: AbortSignal;
+  readonly client: RequestClient;
 }
 
 /**

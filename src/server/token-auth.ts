@@ -14,19 +14,29 @@ export function isUsableToken(token: string): boolean {
   return /^[\x21-\x7e]+$/.test(token);
 }
 
+/** The user name and password of a basic-auth `Authorization` header, if it is one. */
+function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
+  const m = /^([A-Za-z]+) +(\S+)\s*$/.exec(header ?? '');
+  // Schemes are case-insensitive (RFC 9110 §11.1).
+  if (!m || m[1]!.toLowerCase() !== 'basic' || !/^[A-Za-z0-9+/]+={0,2}$/.test(m[2]!)) return undefined;
+  const credentials = Buffer.from(m[2]!, 'base64').toString('utf8');
+  const colon = credentials.indexOf(':');
+  return colon < 0 ? undefined : { user: credentials.slice(0, colon), password: credentials.slice(colon + 1) };
+}
+
 /**
  * The token an `Authorization` header presents: a bearer token, or the password of
  * basic auth. Undefined when the header is missing or of another form.
  */
 export function presentedToken(header: string | undefined): string | undefined {
   const m = /^([A-Za-z]+) +(\S+)\s*$/.exec(header ?? '');
-  if (!m) return undefined;
-  const scheme = m[1]!.toLowerCase(); // schemes are case-insensitive (RFC 9110 §11.1)
-  if (scheme === 'bearer') return m[2];
-  if (scheme !== 'basic' || !/^[A-Za-z0-9+/]+={0,2}$/.test(m[2]!)) return undefined;
-  const credentials = Buffer.from(m[2]!, 'base64').toString('utf8');
-  const colon = credentials.indexOf(':');
-  return colon < 0 ? undefined : credentials.slice(colon + 1);
+  if (m && m[1]!.toLowerCase() === 'bearer') return m[2];
+  return basicCredentials(header)?.password;
+}
+
+/** The user name of basic auth (Terraform's `username`), when the header is basic auth with one. */
+export function presentedUser(header: string | undefined): string | undefined {
+  return basicCredentials(header)?.user || undefined;
 }
 
 /** Constant-time comparison, over digests so that the lengths leak nothing either. */

@@ -111,6 +111,44 @@ export function lockConformance(factory: StoreFactory): void {
         expect(lock.info).toBe('');
       });
 
+      it('host and version describe a holder on another machine, as given', async () => {
+        const store = await factory.open();
+        const lock = await store.locks.acquire('deploy', {
+          operation: 'OperationTypeApply',
+          who: 'alice@laptop',
+          pid: 0,
+          host: '10.0.0.7',
+          version: '1.11.4',
+        });
+        expect(lock).toMatchObject({ pid: 0, host: '10.0.0.7', version: '1.11.4', stale: false });
+        expect(await store.locks.get('deploy')).toEqual(lock);
+        for (const bad of [
+          { host: '' },
+          { version: '' },
+          { host: 'h'.repeat(201) },
+          { version: 4 as unknown as string },
+        ]) {
+          await expectCode(store.locks.acquire('other', { operation: 'apply', ...bad }), 'INVALID_ARGUMENT');
+        }
+        expect((await store.locks.list()).map((l) => l.key)).toEqual(['deploy']);
+      });
+
+      it('a workspace lock with create makes a missing workspace first, with its event; without it NO_SUCH_WORKSPACE', async () => {
+        const store = await factory.open();
+        await expectCode(store.workspaces.lock('staging', { operation: 'apply' }), 'NO_SUCH_WORKSPACE');
+        const since = await store.events.lastSeq();
+        const lock = await store.workspaces.lock('staging', { operation: 'apply', create: true });
+        expect((await store.workspaces.get('staging')).lock).toEqual(lock);
+        const events = await store.events.list({ since });
+        expect(events.map((e) => [e.type, e.subject.name])).toEqual([
+          ['workspace.create', 'staging'],
+          ['lock.acquire', lock.key],
+        ]);
+        // Taken again with its own id: the same lock, nothing new.
+        expect(await store.workspaces.lock('staging', { operation: 'apply', create: true, id: lock.id })).toEqual(lock);
+        expect(await store.events.lastSeq()).toBe(events[1]!.seq);
+      });
+
       it('with ttlMs has expiresAt = createdAt + ttl', async () => {
         const { clock, now } = manualClock();
         const store = await factory.open({ clock });
@@ -289,6 +327,19 @@ export function lockConformance(factory: StoreFactory): void {
         expect(await b.workspaces.forceUnlock('w', lock.id)).toEqual(lock);
         expect((await b.workspaces.get('w')).lock).toBeUndefined();
         expect((await b.workspaces.lock('w', { operation: 'apply' })).fencingToken).toBeGreaterThan(lock.fencingToken);
+      });
+
+      it('records who broke whose lock in its event: by, else the actor', async () => {
+        const [a, b] = await twoHandles(factory);
+        const first = await a.workspaces.lock('default', { operation: 'apply', who: 'alice@laptop' });
+        await b.workspaces.forceUnlock('default', first.id, { by: 'ci@10.0.0.7' });
+        const second = await a.locks.acquire('deploy', { operation: 'apply' });
+        await b.locks.forceUnlock('deploy', second.id);
+        const events = await b.events.list({ types: ['lock.force_unlock'] });
+        expect(events.map((e) => [e.subject.id, e.data.brokenBy, e.data.holder])).toEqual([
+          [first.id, 'ci@10.0.0.7', 'alice@laptop'],
+          [second.id, events[1]!.actor, second.who],
+        ]);
       });
 
       it('after it, a heartbeat with the old id is LOCK_LOST', async () => {
@@ -575,6 +626,33 @@ export function lockConformance(factory: StoreFactory): void {
         await expectCode(current.locks.acquire('deploy', { operation: 'apply' }), 'LOCKED');
         await current.locks.forceUnlock('deploy', lock.id);
         expect((await current.locks.acquire('deploy', { operation: 'apply' })).stale).toBe(false);
+      });
+
+      it('a lock held for another host with pid 0 is never stale by the reboot rule; only its lease makes it so', async () => {
+        const c = manualClock();
+        const before = await factory.open({ bootId: 'boot-a', clock: c.clock });
+        const remote = await before.workspaces.lock('w', {
+          operation: 'OperationTypeApply',
+          pid: 0,
+          host: '10.0.0.7',
+          create: true,
+        });
+        const leased = await before.locks.acquire('leased', {
+          operation: 'apply',
+          pid: 0,
+          host: '10.0.0.8',
+          ttlMs: 60_000,
+        });
+        const local = await before.locks.acquire('local', { operation: 'apply' });
+        const after = await factory.reopen(before, { bootId: 'boot-b', clock: c.clock });
+        expect((await after.locks.list()).map((l) => [l.id, l.stale])).toEqual([
+          [leased.id, false],
+          [remote.id, false],
+        ]);
+        expect((await after.locks.list()).map((l) => l.id)).not.toContain(local.id);
+        c.now += 61_000;
+        expect((await after.locks.get('leased'))?.staleReason).toBe('lease expired');
+        expect((await after.workspaces.get('w')).lock?.stale).toBe(false);
       });
 
       it('locks.list and locks.get are store-wide: a namespaced handle sees every lock', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { StateExport, Store, WorkspaceState } from '../../src/index.js';
+import { generateSecretsKey, type StateExport, type Store, type WorkspaceState } from '../../src/index.js';
 import { canonical, sha256 } from '../helpers/canonical-json.js';
+import { terraformState } from '../helpers/terraform-state.js';
 import type { StoreFactory } from '../helpers/store-factory.js';
 import { ctr, expectCode, pod, vol } from './builders.js';
 
@@ -32,6 +33,17 @@ async function writeVersions(store: Store, name: string, count: number): Promise
     states.push(state);
   }
   return states;
+}
+
+/** The file as a Terraform client sends it (indented, its own key order). */
+function tfJson(doc: unknown): string {
+  return JSON.stringify(doc, null, 2);
+}
+
+/** The Terraform state file a workspace serves, parsed (null when none). */
+async function servedTerraform(store: Store, name: string): Promise<unknown> {
+  const file = await store.workspaces.readTerraformState(name, { showSecrets: true });
+  return file.json === null ? null : JSON.parse(file.json);
 }
 
 /** A workspace that is written once, and its export. */
@@ -650,6 +662,256 @@ export function workspaceConformance(factory: StoreFactory): void {
         await writeVersions(store, 'w', 2);
         const lock = await store.workspaces.lock('w', { operation: 'rollback' });
         expect((await store.workspaces.rollback('w', 1, { lockId: lock.id })).serial).toBe(3);
+      });
+    });
+
+    describe('Terraform state files', () => {
+      it('a first write with create makes the workspace (with its event) and serves the file back', async () => {
+        const store = await factory.open();
+        const doc = terraformState('tf-lineage-1', 1);
+        const written = await store.workspaces.writeTerraformState('staging', tfJson(doc), { create: true });
+        expect(written.serial).toBe(1);
+        const file = await store.workspaces.readTerraformState('staging');
+        expect(file).toMatchObject({ serial: 1, sealed: false });
+        expect(JSON.parse(file.json!)).toEqual(doc);
+        const types = (await store.events.list()).map((e) => e.type);
+        expect(types.filter((t) => t.startsWith('workspace.'))).toEqual(['workspace.create', 'workspace.state.write']);
+        expect((await store.workspaces.history('staging')).map((v) => v.serial)).toEqual([1]);
+      });
+
+      it('without create an unknown workspace is NO_SUCH_WORKSPACE; one without state reads as null', async () => {
+        const store = await factory.open();
+        await expectCode(
+          store.workspaces.writeTerraformState('nope', tfJson(terraformState('l', 1))),
+          'NO_SUCH_WORKSPACE',
+        );
+        await expectCode(store.workspaces.readTerraformState('nope'), 'NO_SUCH_WORKSPACE');
+        expect((await store.workspaces.list()).map((w) => w.name)).toEqual(['default']);
+        await store.workspaces.create('empty');
+        expect(await store.workspaces.readTerraformState('empty')).toEqual({ json: null, serial: 0, sealed: false });
+      });
+
+      it("is Terraform's compare-and-set: another lineage, a lower serial, or the same serial with other content changes nothing", async () => {
+        const store = await factory.open();
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('lin-a', 5)), { create: true });
+        const before = await snapshot(store, 'w');
+        const other = await expectCode(
+          store.workspaces.writeTerraformState('w', tfJson(terraformState('lin-b', 9))),
+          'LINEAGE_MISMATCH',
+        );
+        expect(other.details).toMatchObject({ lineage: 'lin-a', pushedLineage: 'lin-b' });
+        expect(other.message).toContain('lin-a');
+        expect(other.message).toContain('lin-b');
+        const older = await expectCode(
+          store.workspaces.writeTerraformState('w', tfJson(terraformState('lin-a', 4))),
+          'STALE_SERIAL',
+        );
+        expect(older.details).toMatchObject({ serial: 5, pushedSerial: 4 });
+        const changed = terraformState('lin-a', 5, { outputs: {} });
+        const same = await expectCode(store.workspaces.writeTerraformState('w', tfJson(changed)), 'STALE_SERIAL');
+        expect(same.details).toMatchObject({ serial: 5, pushedSerial: 5 });
+        expect(await snapshot(store, 'w')).toEqual(before);
+      });
+
+      it('the stored file again writes nothing; a higher serial is a new version', async () => {
+        const store = await factory.open();
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('lin', 1)), { create: true });
+        // Another key order and indentation: the same document.
+        const again = await store.workspaces.writeTerraformState('w', JSON.stringify(terraformState('lin', 1)));
+        expect(again.serial).toBe(1);
+        const next = terraformState('lin', 2, { outputs: {} });
+        expect((await store.workspaces.writeTerraformState('w', tfJson(next))).serial).toBe(2);
+        expect(await servedTerraform(store, 'w')).toEqual(next);
+        expect((await store.workspaces.history('w')).map((v) => v.serial)).toEqual([2, 1]);
+      });
+
+      it('refuses what is not a state file with INVALID_ARGUMENT, creating nothing', async () => {
+        const store = await factory.open();
+        const bad = [
+          '{"version": 4, "serial": 1',
+          '[1, 2]',
+          '"text"',
+          tfJson({ version: 4, serial: 1 }),
+          tfJson({ version: 4, lineage: 'l', serial: -1 }),
+          tfJson({ version: '4', lineage: 'l', serial: 1 }),
+          tfJson({ lineage: 'l', serial: 1 }),
+        ];
+        for (const json of bad) {
+          await expectCode(store.workspaces.writeTerraformState('w', json, { create: true }), 'INVALID_ARGUMENT');
+        }
+        await expectCode(
+          store.workspaces.writeTerraformState('w', 42 as unknown as string, { create: true }),
+          'INVALID_ARGUMENT',
+        );
+        expect((await store.workspaces.list()).map((w) => w.name)).toEqual(['default']);
+      });
+
+      it("OpenTofu's encrypted state is stored as given, without compare-and-set", async () => {
+        const store = await factory.open();
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('lin', 7)), { create: true });
+        const envelope = {
+          meta: { 'key_provider.pbkdf2.k': 'c2FsdA==' },
+          encrypted_data: 'AAAA',
+          encryption_version: 'v0',
+        };
+        expect((await store.workspaces.writeTerraformState('w', tfJson(envelope))).serial).toBe(2);
+        expect(await servedTerraform(store, 'w')).toEqual(envelope);
+        const second = { ...envelope, encrypted_data: 'BBBB' };
+        expect((await store.workspaces.writeTerraformState('w', tfJson(second))).serial).toBe(3);
+        expect(await servedTerraform(store, 'w')).toEqual(second);
+      });
+
+      it("a workspace holding another kind of state (a berth stack's) is neither served nor replaced: LINEAGE_MISMATCH", async () => {
+        const store = await factory.open();
+        await store.workspaces.create('w');
+        await store.workspaces.writeState('w', { kind: 'berth.stack/v1', objects: {} });
+        const before = await snapshot(store, 'w');
+        expect((await expectCode(store.workspaces.readTerraformState('w'), 'LINEAGE_MISMATCH')).details).toMatchObject({
+          kind: 'not-terraform',
+        });
+        await expectCode(store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1))), 'LINEAGE_MISMATCH');
+        expect(await snapshot(store, 'w')).toEqual(before);
+      });
+
+      it('null empties the state as a new version; then any lineage may start again', async () => {
+        const store = await factory.open();
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('old', 3)), { create: true });
+        expect((await store.workspaces.writeTerraformState('w', null)).serial).toBe(2);
+        expect(await store.workspaces.readTerraformState('w')).toEqual({ json: null, serial: 2, sealed: false });
+        expect((await store.workspaces.get('w')).isEmpty).toBe(true);
+        expect((await store.workspaces.writeTerraformState('w', null)).serial).toBe(2);
+        expect((await store.workspaces.writeTerraformState('w', tfJson(terraformState('new', 1)))).serial).toBe(3);
+      });
+
+      it("is fenced by the workspace lock, and history names the lock's holder and operation", async () => {
+        const a = await factory.open();
+        const b = await factory.reopen(a);
+        const lock = await a.workspaces.lock('w', {
+          id: 'tf-lock-1',
+          operation: 'OperationTypeApply',
+          who: 'alice@laptop',
+          pid: 0,
+          host: '10.0.0.7',
+          create: true,
+        });
+        const locked = await expectCode(
+          b.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1))),
+          'LOCKED',
+        );
+        expect(locked.details.lock).toEqual(lock);
+        await a.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1)), { lockId: 'tf-lock-1' });
+        expect((await a.workspaces.history('w'))[0]).toMatchObject({
+          who: 'alice@laptop',
+          operation: 'OperationTypeApply',
+        });
+        await b.workspaces.forceUnlock('w', 'tf-lock-1');
+        await expectCode(
+          a.workspaces.writeTerraformState('w', tfJson(terraformState('l', 2)), { lockId: 'tf-lock-1' }),
+          'LOCK_LOST',
+        );
+        expect((await a.workspaces.readTerraformState('w')).serial).toBe(1);
+      });
+
+      it("a write under a lock renews the lock's lease", async () => {
+        const c = { now: Date.parse('2030-06-01T12:00:00.000Z') };
+        const store = await factory.open({ clock: () => c.now });
+        await store.workspaces.lock('w', {
+          id: 'tf',
+          operation: 'apply',
+          pid: 0,
+          host: '10.0.0.7',
+          ttlMs: 10_000,
+          create: true,
+        });
+        c.now += 8_000;
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 1)), { lockId: 'tf' });
+        c.now += 8_000;
+        expect((await store.workspaces.get('w')).lock?.stale).toBe(false);
+        c.now += 3_000;
+        expect((await store.workspaces.get('w')).lock).toMatchObject({ stale: true, staleReason: 'lease expired' });
+      });
+
+      it('a rollback gives the file a serial above the current one, so the rolled-back-from serial is refused', async () => {
+        const store = await factory.open();
+        const v1 = terraformState('l', 1, { outputs: {} });
+        await store.workspaces.writeTerraformState('w', tfJson(v1), { create: true });
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 2)));
+        await store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 3)));
+        expect((await store.workspaces.rollback('w', 1)).serial).toBe(4);
+        expect(await servedTerraform(store, 'w')).toEqual({ ...v1, serial: 4 });
+        // A client that still holds serial 3 writes serial 4 from it: refused.
+        await expectCode(store.workspaces.writeTerraformState('w', tfJson(terraformState('l', 4))), 'STALE_SERIAL');
+        expect((await store.workspaces.writeTerraformState('w', tfJson({ ...v1, serial: 5 }))).serial).toBe(5);
+      });
+
+      it('with a secrets key all but version, lineage and serial is stored encrypted and read back only with showSecrets', async () => {
+        const store = await factory.open({ secretsKey: generateSecretsKey() });
+        const doc = terraformState('l', 1, {
+          outputs: { pw: { value: 'hunter2-conformance', type: 'string', sensitive: true } },
+        });
+        await store.workspaces.writeTerraformState('w', tfJson(doc), { create: true });
+        const stored = (await store.workspaces.readState('w')).state as Record<string, unknown>;
+        expect(JSON.stringify(stored)).not.toContain('hunter2-conformance');
+        expect(stored).toMatchObject({ version: 4, terraform_version: '1.11.4', serial: 1, lineage: 'l' });
+        expect(stored.outputs).toEqual({ $encrypted: expect.stringMatching(/^berth:secret:v1:/) });
+        expect(await store.workspaces.readTerraformState('w')).toEqual({ json: null, serial: 1, sealed: true });
+        expect(await servedTerraform(store, 'w')).toEqual(doc);
+        // Compare-and-set reads the sealed file: the same file again writes nothing, other content is refused.
+        expect((await store.workspaces.writeTerraformState('w', JSON.stringify(doc))).serial).toBe(1);
+        await expectCode(store.workspaces.writeTerraformState('w', tfJson({ ...doc, outputs: {} })), 'STALE_SERIAL');
+        await store.workspaces.writeTerraformState('w', tfJson({ ...doc, serial: 2, outputs: {} }));
+        await store.workspaces.rollback('w', 1);
+        expect(await servedTerraform(store, 'w')).toEqual({ ...doc, serial: 3 });
+        // A handle without the key reads no plain text, and writes none over a sealed state.
+        const keyless = await factory.reopen(store);
+        expect(await keyless.workspaces.readTerraformState('w')).toEqual({ json: null, serial: 3, sealed: true });
+        await expectCode(keyless.workspaces.readTerraformState('w', { showSecrets: true }), 'SECRETS_KEY_MISSING');
+        await expectCode(
+          keyless.workspaces.writeTerraformState('w', tfJson({ ...doc, serial: 4 })),
+          'SECRETS_KEY_MISSING',
+        );
+      });
+
+      it('with a secrets key a Terraform state is sealed however it is written: writeState, importState, rollback', async () => {
+        const key = generateSecretsKey();
+        const keyless = await factory.open();
+        const doc = terraformState('l', 1, { outputs: { pw: { value: 'hunter2-paths', type: 'string' } } });
+        // Written before the key was set: stored as it is.
+        await keyless.workspaces.writeTerraformState('w', tfJson(doc), { create: true });
+        const keyed = await factory.reopen(keyless, { secretsKey: key });
+        const storedText = async (name: string): Promise<string> =>
+          JSON.stringify((await keyed.workspaces.readState(name)).state);
+        expect(await storedText('w')).toContain('hunter2-paths');
+        await keyed.workspaces.writeState('w', { ...doc, serial: 2 });
+        expect(await storedText('w')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'w')).toEqual({ ...doc, serial: 2 });
+        await keyed.workspaces.rollback('w', 1);
+        expect(await storedText('w')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'w')).toEqual({ ...doc, serial: 3 });
+        // An export with its secrets shown imports sealed again; so does a plain one.
+        await keyed.workspaces.create('copy');
+        await keyed.workspaces.create('plain');
+        await keyed.workspaces.importState('copy', await keyed.workspaces.exportState('w', { showSecrets: true }));
+        expect(await storedText('copy')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'copy')).toEqual({ ...doc, serial: 3 });
+        await keyed.workspaces.importState('plain', {
+          version: 1,
+          kind: 'berth.workspace',
+          namespace: '',
+          workspace: 'w',
+          lineage: 'berth-lineage',
+          serial: 1,
+          checksum: stateChecksum(doc),
+          state: doc,
+        });
+        expect(await storedText('plain')).not.toContain('hunter2-paths');
+        expect(await servedTerraform(keyed, 'plain')).toEqual(doc);
+      });
+
+      it("without a key a file holding berth's secret markers is INVALID_ARGUMENT", async () => {
+        const store = await factory.open();
+        const doc = terraformState('l', 1, { outputs: { o: { value: { $secret: 'x' }, type: 'string' } } });
+        await expectCode(store.workspaces.writeTerraformState('w', tfJson(doc), { create: true }), 'INVALID_ARGUMENT');
       });
     });
 

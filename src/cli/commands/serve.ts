@@ -20,11 +20,19 @@ export interface ServeCommandOptions {
   insecureHttp?: boolean;
   maxBody?: string;
   heartbeat: string;
+  terraformLockTtl?: string;
+}
+
+/** `--terraform-lock-ttl` in milliseconds; at least a second, as Terraform's writes are seconds apart. */
+function terraformLockTtlMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 1000) throw new Error(`${JSON.stringify(text)} is shorter than a second; give e.g. 30m or 2h`);
+  return ms;
 }
 
 /**
- * Usage checks of `berth serve` (a preAction hook, so a malformed --listen or --max-body,
- * or options that need each other, exit 2 as other usage errors do).
+ * Usage checks of `berth serve` (a preAction hook, so a malformed --listen, --max-body or
+ * --terraform-lock-ttl, or options that need each other, exit 2 as other usage errors do).
  */
 export function checkServeUsage(cmd: Command): void {
   const o = cmd.opts<ServeCommandOptions>();
@@ -38,6 +46,7 @@ export function checkServeUsage(cmd: Command): void {
   };
   for (const value of o.listen ?? []) parse('--listen', () => parseListenAddress(value));
   if (o.maxBody !== undefined) parse('--max-body', () => parseByteSize(o.maxBody!));
+  if (o.terraformLockTtl !== undefined) parse('--terraform-lock-ttl', () => terraformLockTtlMs(o.terraformLockTtl!));
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) {
     usage('--tls-cert and --tls-key go together: give the certificate and its private key');
   }
@@ -104,6 +113,7 @@ export async function serve(ctx: CliContext, opts: ServeCommandOptions): Promise
     ...(opts.insecureHttp ? { insecureHttp: true } : {}),
     ...(opts.maxBody !== undefined ? { maxBodyBytes: parseByteSize(opts.maxBody) } : {}),
     heartbeatMs: parseDuration(opts.heartbeat),
+    ...(opts.terraformLockTtl !== undefined ? { terraformLockTtlMs: terraformLockTtlMs(opts.terraformLockTtl) } : {}),
     onInternalError: (err, req) =>
       ctx.note(
         `berth serve: bug answering ${req.method} ${req.url?.split('?')[0]}: ${err instanceof Error ? (ctx.env.BERTH_DEBUG === '1' ? err.stack : err.message) : String(err)}`,

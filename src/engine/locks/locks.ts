@@ -60,6 +60,14 @@ export function assertAcquireOptions(opts: AcquireOptions): void {
       throw new BerthError('INVALID_ARGUMENT', `lock option ${field} must be a string`);
     }
   }
+  for (const field of ['host', 'version'] as const) {
+    const v = opts[field];
+    if (v !== undefined && (typeof v !== 'string' || v === '' || v.length > 200)) {
+      throw new BerthError('INVALID_ARGUMENT', `lock option ${field} must be a string of 1 to 200 characters`, {
+        details: { [field]: v },
+      });
+    }
+  }
   if (opts.id !== undefined) {
     assertNonEmpty(opts.id, 'lock id');
     if (opts.id.length > 200) throw new BerthError('INVALID_ARGUMENT', 'a lock id is at most 200 characters long');
@@ -98,10 +106,10 @@ export async function acquire(tx: Tx, key: string, opts: AcquireOptions, what?: 
     operation: opts.operation,
     who: opts.who ?? tx.ctx.actor,
     info: opts.info ?? '',
-    version: BERTH_VERSION,
+    version: opts.version ?? BERTH_VERSION,
     created_at: tx.now,
     pid: opts.pid ?? process.pid,
-    host: tx.ctx.host,
+    host: opts.host ?? tx.ctx.host,
     boot_id: tx.ctx.bootId,
     fencing_token: token,
     ttl_ms: ttl,

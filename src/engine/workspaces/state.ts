@@ -7,6 +7,7 @@ import { parseStored } from '../objects/rows.js';
 import { mayHoldSecrets, secretKeyIds } from '../secrets/crypto.js';
 import { wrappedKeys, type WrappedKeys } from '../secrets/keys.js';
 import { reveal, seal } from '../secrets/sealing.js';
+import { rolledBackTerraformState, sealable, terraformHeader } from './terraform-file.js';
 import { assertNonEmpty, toJson } from '../validate.js';
 import * as q from './queries.js';
 import { assertWritable, loadWorkspace } from './workspaces.js';
@@ -36,7 +37,7 @@ export interface EncodedState {
 export const MAX_STATE_DEPTH = 1000;
 
 /** Throws INVALID_ARGUMENT when a parsed JSON document nests deeper than MAX_STATE_DEPTH (no recursion). */
-function assertStateDepth(doc: unknown): void {
+export function assertStateDepth(doc: unknown): void {
   const pending: [unknown, number][] = [[doc, 1]];
   while (pending.length > 0) {
     const [value, depth] = pending.pop()!;
@@ -64,7 +65,8 @@ export function encodeState(state: unknown): EncodedState {
   return encodeDoc(doc);
 }
 
-function encodeDoc(doc: unknown): EncodedState {
+/** The stored text and checksum of a parsed, checked document. */
+export function encodeDoc(doc: unknown): EncodedState {
   let text: string;
   try {
     text = canonicalJson(doc);
@@ -100,8 +102,29 @@ export function assertWriteOptions(opts: WriteStateOptions): void {
   }
 }
 
-/** The state as stored for workspace `name`: its secrets sealed (`carried`: keys an import brings). */
-async function sealFor(tx: Tx, name: string, encoded: EncodedState, carried?: WrappedKeys): Promise<EncodedState> {
+/** A Terraform state file as stored sealed for workspace `name`: all but its header encrypted. */
+export async function sealTerraformFile(
+  tx: Tx,
+  name: string,
+  doc: Record<string, unknown>,
+  carried?: WrappedKeys,
+): Promise<EncodedState> {
+  return encodeDoc(await seal(tx, tx.ns, name, sealable(doc), `the Terraform state of workspace ${name}`, carried));
+}
+
+/**
+ * The state as stored for workspace `name`: its secrets sealed (`carried`: keys an import
+ * brings), and a Terraform state file sealed whole when a secrets key is set.
+ */
+export async function sealFor(
+  tx: Tx,
+  name: string,
+  encoded: EncodedState,
+  carried?: WrappedKeys,
+): Promise<EncodedState> {
+  if (tx.ctx.secrets.key !== undefined && terraformHeader(encoded.doc) !== undefined) {
+    return sealTerraformFile(tx, name, encoded.doc as Record<string, unknown>, carried);
+  }
   if (encoded.text === null || !mayHoldSecrets(encoded.text)) return encoded;
   const sealed = await seal(tx, tx.ns, name, encoded.doc, `the state of workspace ${name}`, carried);
   return sealed === encoded.doc ? encoded : encodeDoc(sealed);
@@ -126,7 +149,8 @@ export async function readState(tx: Tx, name: string, opts: ReadStateOptions = {
   };
 }
 
-interface NewVersion {
+/** A version about to be written. */
+export interface NewVersion {
   lineage: string;
   serial: number;
   text: string | null;
@@ -140,7 +164,7 @@ interface NewVersion {
 }
 
 /** Writes a new current version, keeps it in history (pruned to the limit) and journals it. */
-async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Promise<WorkspaceState> {
+export async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Promise<WorkspaceState> {
   const key = { ns: row.namespace, name: row.name };
   await tx.q.run(q.updateWorkspaceState, {
     ...key,
@@ -254,26 +278,25 @@ export async function versionText(
 }
 
 /**
- * Writes the state of an earlier serial as a new serial (history is never rewritten).
- * `rewrite` may change the document first (Terraform's own serial inside it).
- * @throws NO_SUCH_WORKSPACE, INVALID_ARGUMENT (unknown serial), LOCKED, LOCK_LOST
+ * Writes the state of an earlier serial as a new serial (history is never rewritten). A
+ * Terraform state file gets a serial above the current one's, and is sealed when a
+ * secrets key is set.
+ * @throws NO_SUCH_WORKSPACE, INVALID_ARGUMENT (unknown serial), LOCKED, LOCK_LOST,
+ *   SECRETS_KEY_MISMATCH, SECRET_UNREADABLE
  */
 export async function rollback(
   tx: Tx,
   name: string,
   serial: number,
   lockId: string | undefined,
-  rewrite?: (doc: unknown) => unknown,
 ): Promise<WorkspaceState> {
   const row = await loadWorkspace(tx, name);
   await assertWritable(tx, name, lockId);
   const version = await versionText(tx, name, serial);
   let { text, checksum } = version;
   let doc: unknown;
-  if (rewrite && text !== null) {
-    const encoded = encodeDoc(rewrite(JSON.parse(text)));
-    ({ text, checksum, doc } = encoded);
-  }
+  const rewritten = text === null ? undefined : rolledBackTerraformState(JSON.parse(text), row.state_json);
+  if (rewritten !== undefined) ({ text, checksum, doc } = await sealFor(tx, name, encodeDoc(rewritten)));
   return putVersion(tx, row, {
     lineage: row.lineage,
     serial: row.serial + 1,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { WorkspaceRow } from '../../db/schema.js';
+import type { LockRow, WorkspaceRow } from '../../db/schema.js';
 import { BerthError } from '../../errors.js';
 import type { Tx } from '../context.js';
 import { appendEvent } from '../events/journal.js';
@@ -213,17 +213,15 @@ export async function deleteWorkspace(tx: Tx, name: string, force: boolean): Pro
 
 /**
  * Checks the workspace lock before a state write: with `lockId` it must still hold the
- * lock (fencing); without one, nobody else may hold it.
+ * lock (fencing); without one, nobody else may hold it. Returns the lock `lockId` holds.
  * @throws LOCK_LOST, LOCKED
  */
-export async function assertWritable(tx: Tx, name: string, lockId: string | undefined): Promise<void> {
+export async function assertWritable(tx: Tx, name: string, lockId: string | undefined): Promise<LockRow | undefined> {
   const key = workspaceLockKey(tx.ns, name);
-  if (lockId !== undefined) {
-    await assertHolds(tx, key, lockId);
-    return;
-  }
+  if (lockId !== undefined) return assertHolds(tx, key, lockId);
   const held = await tx.q.get(getLock, { key });
   if (held) throw lockedError(tx, held, `workspace ${name}`);
+  return undefined;
 }
 
 /**
