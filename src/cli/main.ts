@@ -24,6 +24,8 @@ const modules = {
 } satisfies Record<string, Loader>;
 
 let exitCode: number = EXIT.ok;
+/** Whether this run asked for --format json (so that even commander's own errors are JSON). */
+let jsonErrors = false;
 let activeContext: CliContext | undefined;
 
 /** An action that loads `module`, builds the context and calls `name(ctx, ...positionals, options)`. */
@@ -60,8 +62,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) =>
-        write(`Error: ${s.replace(/^error: /, '').trimEnd()}\nRun \`berth --help\` for usage.\n`),
+      // Under --format json the error is printed as a JSON document by main() instead.
+      outputError: (s, write) => {
+        if (!jsonErrors) write(`Error: ${commanderMessage(s)}\nRun \`berth --help\` for usage.\n`);
+      },
     })
     .showSuggestionAfterError()
     .option('--store <PATH|URL>', 'the store (default: $BERTH_STORE, else $XDG_DATA_HOME/berth/berth.db)')
@@ -397,6 +401,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   exitCode = EXIT.ok;
   const wantsJson = jsonRequested(argv);
+  jsonErrors = wantsJson;
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -405,14 +410,24 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         return EXIT.ok;
       }
+      if (wantsJson) {
+        const error = { code: 'INVALID_ARGUMENT', message: commanderMessage(err.message), details: { usage: true } };
+        process.stderr.write(JSON.stringify({ error }) + '\n');
+      }
       return EXIT.usage;
     }
     const { reportError } = await import('./report-error.js');
     reportError(err, wantsJson);
-    return EXIT.error;
+    const { isUsageError } = await import('./output.js');
+    return isUsageError(err) ? EXIT.usage : EXIT.error;
   } finally {
     await activeContext?.close().catch(() => undefined);
   }
+}
+
+/** commander's error text without its `error: ` prefix. */
+function commanderMessage(text: string): string {
+  return text.replace(/^error: /, '').trimEnd();
 }
 
 function jsonRequested(argv: readonly string[]): boolean {

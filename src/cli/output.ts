@@ -90,24 +90,29 @@ export function relativeTime(iso: string | undefined, now = Date.now()): string 
 export function parseKeyValue(text: string, what: string): [string, string] {
   const at = text.indexOf('=');
   if (at <= 0) {
-    throw new BerthError('INVALID_ARGUMENT', `${what} ${JSON.stringify(text)} is not KEY=VALUE`, {
-      details: { value: text },
-    });
+    throw usageError(`${what} ${JSON.stringify(text)} is not KEY=VALUE`, { value: text });
   }
   return [text.slice(0, at), text.slice(at + 1)];
+}
+
+/**
+ * A mistake in the command line itself, found before the store is opened (a malformed
+ * duration, seq, filter, sort key…): `INVALID_ARGUMENT` with `details.usage`, exit 2.
+ */
+export function usageError(message: string, details: Record<string, unknown> = {}): BerthError {
+  return new BerthError('INVALID_ARGUMENT', message, { details: { ...details, usage: true } });
+}
+
+/** Whether `err` is a usage error (exit 2). */
+export function isUsageError(err: unknown): boolean {
+  return err instanceof BerthError && err.details.usage === true;
 }
 
 /** Parses a duration such as 500ms, 30s, 2m, 1h, or a bare number of seconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) {
-    throw new BerthError(
-      'INVALID_ARGUMENT',
-      `duration ${JSON.stringify(text)} is not valid; use e.g. 500ms, 30s, 2m or 1h`,
-      {
-        details: { value: text },
-      },
-    );
+    throw usageError(`duration ${JSON.stringify(text)} is not valid; use e.g. 500ms, 30s, 2m or 1h`, { value: text });
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);

@@ -186,9 +186,16 @@ describe.concurrent('usage, help and output hygiene', () => {
     expect(usageError(await w.run(['--bogus', 'ps']))).toMatch(/--bogus/);
     usageError(await w.run(['container', 'inspect']));
     usageError(await w.run(['ps', '--filter']));
-    const r = await w.run(['ps', '--bogus', '--format', 'json']);
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
+    // Under --format json, commander's own errors are the JSON error document too.
+    for (const argv of [
+      ['ps', '--bogus', '--format', 'json'],
+      ['--format=json', 'frobnicate'],
+    ]) {
+      const err = failsJson(await w.run(argv), 'INVALID_ARGUMENT', 2);
+      expect(err.details).toEqual({ usage: true });
+      expect(err.message).toMatch(/--bogus|frobnicate/);
+    }
+    expect(existsSync(w.store)).toBe(false);
   });
 
   it('--help and --version print to stdout and exit 0', async (t) => {

@@ -199,12 +199,17 @@ describe.concurrent('berth ps', () => {
     expect(await ps('--filter', 'status=exited')).toEqual(['job']);
   });
 
-  it('an unknown filter key or a filter that is not KEY=VALUE is an error', async (t) => {
+  it('an unknown filter key or a filter that is not KEY=VALUE is a usage error (exit 2)', async (t) => {
     const w = cliWorld(t);
     await seedContainers(w);
-    expect(fails(await w.run(['ps', '-a', '--filter', 'colour=red']))).toMatch(/filter/);
-    failsJson(await w.run(['ps', '-a', '--filter', 'colour=red', '--format', 'json']), 'INVALID_ARGUMENT');
-    failsJson(await w.run(['ps', '-a', '--filter', 'name', '--format', 'json']), 'INVALID_ARGUMENT');
+    expect(fails(await w.run(['ps', '-a', '--filter', 'colour=red']), 2)).toMatch(/filter/);
+    const err = failsJson(
+      await w.run(['ps', '-a', '--filter', 'colour=red', '--format', 'json']),
+      'INVALID_ARGUMENT',
+      2,
+    );
+    expect(err.details.usage).toBe(true);
+    failsJson(await w.run(['ps', '-a', '--filter', 'name', '--format', 'json']), 'INVALID_ARGUMENT', 2);
   });
 
   it('--pod adds the POD ID and PODNAME columns', async (t) => {
@@ -219,7 +224,7 @@ describe.concurrent('berth ps', () => {
     expect(db.slice(2)).toEqual(['', '']);
   });
 
-  it('--sort orders by the field; created is newest first; an unknown field is an error', async (t) => {
+  it('--sort orders by the field; created is newest first; an unknown field is a usage error', async (t) => {
     const w = cliWorld(t);
     await seedContainers(w);
     const order = async (field: string): Promise<string[]> =>
@@ -228,7 +233,7 @@ describe.concurrent('berth ps', () => {
     expect(await order('image')).toEqual(['job', 'web', 'db', 'other']);
     expect(await order('created')).toEqual(['other', 'web', 'db', 'job']);
     expect(await order('id')).toEqual(['web', 'db', 'job', 'other']);
-    failsJson(await w.run(['ps', '-a', '--format', 'json', '--sort', 'colour']), 'INVALID_ARGUMENT');
+    failsJson(await w.run(['ps', '-a', '--format', 'json', '--sort', 'colour']), 'INVALID_ARGUMENT', 2);
   });
 
   it('-q prints only the short ids, one per line', async (t) => {
@@ -346,6 +351,7 @@ describe.concurrent('berth container', () => {
     failsJson(
       await w.run(['container', 'create', '--label', 'novalue', 'img', '--format', 'json']),
       'INVALID_ARGUMENT',
+      2,
     );
     usageError(await w.run(['container', 'create']));
     expect(await w.containers()).toHaveLength(4);

@@ -287,7 +287,7 @@ export function parseOne<T = unknown>(text: string): T {
 }
 
 /**
- * Asserts a table-format error: exit 1, nothing on stdout, stderr `Error: <message>`.
+ * Asserts a table-format error: exit 1 (or `exitCode`), nothing on stdout, stderr `Error: <message>`.
  * Returns the message (first line after `Error: `, and any continuation).
  */
 export function fails(r: RunResult, exitCode = 1): string {
@@ -302,9 +302,12 @@ export interface JsonError {
   error: { code: string; message: string; details: Record<string, unknown> };
 }
 
-/** Asserts a `--format json` error with `code`: exit 1, stdout empty, one JSON document on stderr. */
-export function failsJson(r: RunResult, code: string): JsonError['error'] {
-  expect(r.code, show(r)).toBe(1);
+/**
+ * Asserts a `--format json` error with `code`: exit 1 (2 for usage errors), stdout empty,
+ * one JSON document on stderr.
+ */
+export function failsJson(r: RunResult, code: string, exitCode = 1): JsonError['error'] {
+  expect(r.code, show(r)).toBe(exitCode);
   expect(r.stdout, show(r)).toBe('');
   const doc = parseOne<JsonError>(r.stderr);
   expect(Object.keys(doc)).toEqual(['error']);

@@ -92,7 +92,7 @@ describe.concurrent('berth pod', () => {
     await seedPods(w);
     expect(fails(await w.run(['pod', 'create', '--name', 'shop']))).toMatch(/shop/);
     failsJson(await w.run(['pod', 'create', '--name', 'shop', '--format', 'json']), 'POD_EXISTS');
-    failsJson(await w.run(['pod', 'create', '--label', 'x', '--format', 'json']), 'INVALID_ARGUMENT');
+    failsJson(await w.run(['pod', 'create', '--label', 'x', '--format', 'json']), 'INVALID_ARGUMENT', 2);
     expect(await w.seed(async (s) => (await s.allPods()).length)).toBe(2);
   });
 
@@ -175,7 +175,7 @@ describe.concurrent('berth volume', () => {
     const w = cliWorld(t);
     await seedVolumes(w, [['data']]);
     failsJson(await w.run(['volume', 'create', 'data', '--format', 'json']), 'VOLUME_EXISTS');
-    failsJson(await w.run(['volume', 'create', 'x', '--label', 'bad', '--format', 'json']), 'INVALID_ARGUMENT');
+    failsJson(await w.run(['volume', 'create', 'x', '--label', 'bad', '--format', 'json']), 'INVALID_ARGUMENT', 2);
     usageError(await w.run(['volume', 'create']));
     expect(await volumeNames(w)).toEqual(['data']);
   });

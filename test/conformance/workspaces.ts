@@ -853,7 +853,7 @@ export function workspaceConformance(factory: StoreFactory): void {
         const stored = (await store.workspaces.readState('w')).state as Record<string, unknown>;
         expect(JSON.stringify(stored)).not.toContain('hunter2-conformance');
         expect(stored).toMatchObject({ version: 4, terraform_version: '1.11.4', serial: 1, lineage: 'l' });
-        expect(stored.outputs).toEqual({ $encrypted: expect.stringMatching(/^berth:secret:v1:/) });
+        expect(stored.outputs).toEqual({ $encrypted: expect.stringMatching(/^berth:secret:v2:/) });
         expect(await store.workspaces.readTerraformState('w')).toEqual({ json: null, serial: 1, sealed: true });
         expect(await servedTerraform(store, 'w')).toEqual(doc);
         // Compare-and-set reads the sealed file: the same file again writes nothing, other content is refused.

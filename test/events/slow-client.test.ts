@@ -14,8 +14,13 @@ const ROUND_WRITES = 2000;
 const PAIRS = 5;
 /** Pairs added, at most, while the medians have not settled. */
 const MAX_PAIRS = 16;
-/** The writer with a stalled client must keep at least this share of its rate without. */
-const MIN_SHARE = 0.9;
+/**
+ * The writer with a stalled client must keep at least this share of its rate without.
+ * A server that blocked on the stalled socket (or buffered for it) costs the writer far
+ * more; round-to-round noise while the rest of the suite runs beside this test reaches
+ * ±10% of the median (CI saw 0.90 with nothing stalled on the writer's path).
+ */
+const MIN_SHARE = 0.8;
 
 describe('a stalled SSE client', () => {
   it('does not slow a writer process, nor the other followers, and is not buffered without bound', async () => {
