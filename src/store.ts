@@ -496,7 +496,7 @@ export class Store {
   /**
    * Replaces a container's config and, when `newName` is not empty, renames it: `oldName`
    * must be its current name and `newConfig.name` must equal `newName`.
-   * @throws EMPTY_ID (an empty id), NO_SUCH_CONTAINER, NAMESPACE_MISMATCH,
+   * @throws EMPTY_ID (an empty id, or an empty old name when renaming), NO_SUCH_CONTAINER, NAMESPACE_MISMATCH,
    *   INVALID_ARGUMENT, INVALID_NAME, CONTAINER_EXISTS, POD_EXISTS
    */
   async safeRewriteContainerConfig(
@@ -509,12 +509,7 @@ export class Store {
     containers.checkNewContainerConfig(id, newConfig);
     const renaming = newName !== '' && newName !== undefined;
     if (renaming) {
-      // As podman: a rename must name the current name (checked against it in the write).
-      if (oldName === '' || oldName === undefined) {
-        throw new BerthError('INVALID_ARGUMENT', `renaming to ${newName} needs the current name as oldName`, {
-          details: { newName },
-        });
-      }
+      assertNonEmpty(oldName, 'old container name');
       if (newConfig.name !== newName) {
         throw new BerthError(
           'INVALID_ARGUMENT',

@@ -410,6 +410,8 @@ export class ObjectStoreModel {
     if (newConfig.id !== id) broken.add('INVALID_ARGUMENT');
     this.checkName(newConfig.name, broken);
     if (rename !== 'any' && rename.newName !== '') {
+      // DESIGN: an empty name argument is EMPTY_ID, everywhere.
+      if (rename.oldName === '') broken.add('EMPTY_ID');
       this.checkName(rename.newName, broken);
       if (newConfig.name !== rename.newName) broken.add('INVALID_ARGUMENT');
     }
