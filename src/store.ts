@@ -1120,6 +1120,8 @@ function lockTimeout(core: Core, timeoutMs: number | undefined): number | undefi
 export class Workspaces {
   readonly #store: Store;
   readonly #core: Core;
+  /** Set once this handle has seen its namespace's default workspace (it cannot be deleted). */
+  #defaultExists = false;
 
   static {
     makeWorkspaces = (store, core) => new Workspaces(store, core);
@@ -1132,9 +1134,11 @@ export class Workspaces {
 
   /** Creates the namespace's default workspace the first time it is needed (not on a read-only handle). */
   async #ensureDefault(name: string): Promise<void> {
-    if (name !== DEFAULT_WORKSPACE || this.#core.ctx.readonly) return;
-    if (await run(this.#core, this.#store).one((tx) => ws.hasWorkspace(tx, DEFAULT_WORKSPACE))) return;
-    await run(this.#core, this.#store).write((tx) => ws.ensureWorkspace(tx, DEFAULT_WORKSPACE));
+    if (name !== DEFAULT_WORKSPACE || this.#core.ctx.readonly || this.#defaultExists) return;
+    if (!(await run(this.#core, this.#store).one((tx) => ws.hasWorkspace(tx, DEFAULT_WORKSPACE)))) {
+      await run(this.#core, this.#store).write((tx) => ws.ensureWorkspace(tx, DEFAULT_WORKSPACE));
+    }
+    this.#defaultExists = true;
   }
 
   /**

@@ -23,6 +23,14 @@ export const getWorkspace = defineQuery('getWorkspace', (db) =>
     .where('namespace', '=', param('ns'))
     .where('name', '=', param('name')),
 );
+/** Whether a workspace exists, without reading its state. */
+export const workspaceExists = defineQuery('workspaceExists', (db) =>
+  db
+    .selectFrom('workspaces')
+    .select(sql<number>`1`.as('found'))
+    .where('namespace', '=', param('ns'))
+    .where('name', '=', param('name')),
+);
 export const listWorkspaces = defineQuery('listWorkspaces', (db) =>
   db.selectFrom('workspaces').select(workspaceColumns).where('namespace', '=', param('ns')).orderBy('name'),
 );

@@ -74,7 +74,7 @@ export async function ensureWorkspace(tx: Tx, name: string): Promise<WorkspaceRo
 
 /** Whether workspace `name` exists in the transaction's namespace. */
 export async function hasWorkspace(tx: Tx, name: string): Promise<boolean> {
-  return (await tx.q.get(q.getWorkspace, { ns: tx.ns, name })) !== undefined;
+  return (await tx.q.get(q.workspaceExists, { ns: tx.ns, name })) !== undefined;
 }
 
 /** The default workspace as a read-only handle sees it before anyone used it. */
