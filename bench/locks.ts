@@ -37,8 +37,11 @@ import { storePragmas } from './objects.js';
  *     alternating run by run, with the final counter checked to be 4N.
  */
 
-/** berth's cycle time over raw's (uncontended and 4-process); files must be slower than berth. */
-export const TARGETS = { uncontended: 1.5, contended: 1.5, filesRatioBelow: 1 } as const;
+/**
+ * berth's cycle time over raw's: 1.3x uncontended (the engine's lock → write → unlock
+ * target), 1.5x with 4 processes (their waits dominate); files must be slower than berth.
+ */
+export const TARGETS = { uncontended: 1.3, contended: 1.5, filesRatioBelow: 1 } as const;
 
 const PROCESSES = 4;
 
