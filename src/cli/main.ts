@@ -450,6 +450,15 @@ export function buildProgram(): Command {
     .action(run('admin', 'migrate'));
 
   program
+    .command('__complete', { hidden: true })
+    .description('print the names of containers, pods, volumes, workspaces or locks, for shell completion')
+    .argument('<KIND>', 'containers, pods, volumes, workspaces or locks')
+    .action(async (kind: string, _opts: unknown, cmd: Command) => {
+      const { completeNames } = await import('./complete.js');
+      const globals = cmd.optsWithGlobals() as { store?: string; namespace?: string };
+      process.stdout.write(await completeNames(kind, globals));
+    });
+  program
     .command('completion')
     .description('print a shell completion script')
     .argument('<SHELL>', 'bash or zsh')
