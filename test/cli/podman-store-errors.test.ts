@@ -31,6 +31,8 @@ describe.concurrent('a named store that does not exist', () => {
       const e = failsJson(r, 'NO_SUCH_STORE');
       expect(e.message).toMatch(/check --store for a typo, or create the store with `berth init`/);
     });
+    // A mistyped filter is a usage error before the store is opened.
+    expect(usageError(await w.run(['--store', missing, 'ps', '-f', 'status=bogus']))).toMatch(/unknown status/);
     expect(existsSync(join(w.dir, 'typo'))).toBe(false);
     // BERTH_STORE names a store too.
     expect(fails(await w.run(['ps']))).toMatch(/check BERTH_STORE/);

@@ -1,5 +1,5 @@
 import { newObjectId } from '../../engine/objects/input.js';
-import { stateOf } from '../../engine/objects/listing-query.js';
+import { checkContainerQuery, checkPodQuery, checkVolumeQuery, stateOf } from '../../engine/objects/listing-query.js';
 import type {
   Container,
   ContainerConfig,
@@ -120,15 +120,18 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   else if (template) sources = psSources(fieldsUsed(template));
   else sources = ['image', 'command', 'createdAt', 'state', 'exitCode', 'startedAt', 'finishedAt', 'name'];
   if (opts.pod && !ctx.json && !template) sources.push('pod', 'podName');
-  const store = await ctx.open();
   // As podman: a status filter, --last and --latest show containers in any state.
-  const shown: Row[] = await store.listContainers({
+  const query = {
     all: opts.all === true || filters.status !== undefined || limit !== undefined,
     filters,
     fields: sources,
     ...(opts.sort !== undefined ? { sort: opts.sort as ContainerSortKey } : {}),
     ...(limit !== undefined ? { limit } : {}),
-  });
+  };
+  // The engine's own check, before the store is opened: a mistyped filter is a usage error.
+  checkContainerQuery(query);
+  const store = await ctx.open();
+  const shown: Row[] = await store.listContainers(query);
   const id = (x: string): string => (noTrunc ? x : shortId(x));
   if (opts.quiet) {
     if (ctx.json) ctx.printJson(shown.map((c) => c.id));
@@ -477,6 +480,7 @@ export async function podLs(ctx: CliContext, opts: ListOptions): Promise<void> {
   const filters = filtersOf(opts.filter ?? []);
   const template = templateOf(ctx, POD_TEMPLATE_FIELDS, 'pods');
   const noTrunc = opts.trunc === false;
+  checkPodQuery({ filters });
   const store = await ctx.open();
   const pods = await store.listPods({ filters });
   const id = (x: string): string => (noTrunc ? x : shortId(x));
@@ -580,6 +584,7 @@ function volumeView(v: Volume): Record<string, unknown> {
 export async function volumeLs(ctx: CliContext, opts: ListOptions): Promise<void> {
   const filters = filtersOf(opts.filter ?? []);
   const template = templateOf(ctx, VOLUME_TEMPLATE_FIELDS, 'volumes');
+  checkVolumeQuery({ filters });
   const store = await ctx.open();
   const vols = await store.listVolumes({ filters });
   if (opts.quiet) {
