@@ -79,10 +79,10 @@ export const PS_JSON_SOURCES: readonly ContainerSummaryField[] = [
   'networks',
 ];
 
-/** The summary fields a set of podman template fields needs (undefined: the JSON row's). */
-export function psSources(fields: readonly string[] | undefined): ContainerSummaryField[] {
-  if (fields === undefined) return [...PS_JSON_SOURCES];
-  return [...new Set(fields.flatMap((f) => PS_FIELD_SOURCES[f] ?? []))];
+/** The summary fields a template needs: those of the podman fields it names, and the JSON row's for `.`. */
+export function psSources(used: { fields: readonly string[]; whole: boolean }): ContainerSummaryField[] {
+  const sources = used.fields.flatMap((f) => PS_FIELD_SOURCES[f] ?? []);
+  return [...new Set(used.whole ? [...PS_JSON_SOURCES, ...sources] : sources)];
 }
 
 /**

@@ -135,15 +135,16 @@ export function parseTemplate(format: string): Template {
   return { table, nodes };
 }
 
-/** The top-level fields a template reads; undefined when it reads the whole object (`.`). */
-export function fieldsUsed(template: Template): string[] | undefined {
+/** The top-level fields a template names, and whether it reads the whole object (`.`). */
+export function fieldsUsed(template: Template): { fields: string[]; whole: boolean } {
   const used = new Set<string>();
+  let whole = false;
   for (const n of template.nodes) {
     if (n.kind !== 'field') continue;
-    if (n.path.length === 0) return undefined;
-    used.add(n.path[0]!);
+    if (n.path.length === 0) whole = true;
+    else used.add(n.path[0]!);
   }
-  return [...used];
+  return { fields: [...used], whole };
 }
 
 /**

@@ -128,6 +128,11 @@ describe.concurrent('ps --format', () => {
     expect(ok(await w.run(['ps', '--format', '{{json .Labels}}']))).toBe('{"app":"web","tier":"front"}\n');
     const whole = JSON.parse(ok(await w.run(['ps', '--format', '{{json .}}']))) as PsJson;
     expect(whole).toEqual(row);
+    // A field beside the whole row is read too.
+    expect(ok(await w.run(['ps', '--format', '{{.Mounts}} {{json .Names}}']))).toBe('data "web"\n');
+    const [mounts, json] = ok(await w.run(['ps', '--format', '{{.Mounts}}\t{{json .}}'])).split('\t');
+    expect(mounts).toBe('data');
+    expect(JSON.parse(json!)).toEqual(row);
   });
 
   it('the table prefix prints headers and aligned columns', async (t) => {

@@ -86,10 +86,13 @@ describe('Go-template --format', () => {
     expect(headerOf(['Labels', 'app'])).toBe('APP');
   });
 
-  it('lists the fields a template reads (none for the whole row)', () => {
-    expect(fieldsUsed(parseTemplate('{{.ID}} {{json .Labels}} {{.Labels.app}} {{.ID}}'))).toEqual(['ID', 'Labels']);
-    expect(fieldsUsed(parseTemplate('{{json .}}'))).toBeUndefined();
-    expect(fieldsUsed(parseTemplate('plain'))).toEqual([]);
+  it('lists the fields a template names, and whether it reads the whole row', () => {
+    expect(fieldsUsed(parseTemplate('{{.ID}} {{json .Labels}} {{.Labels.app}} {{.ID}}'))).toEqual({
+      fields: ['ID', 'Labels'],
+      whole: false,
+    });
+    expect(fieldsUsed(parseTemplate('{{.Mounts}} {{json .}}'))).toEqual({ fields: ['Mounts'], whole: true });
+    expect(fieldsUsed(parseTemplate('plain'))).toEqual({ fields: [], whole: false });
   });
 
   it('an unknown field is a usage error naming the valid fields', () => {
