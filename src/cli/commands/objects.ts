@@ -155,14 +155,13 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   }
   // On a terminal, long cells are cut (--no-trunc keeps them); a pipe or a file gets them whole.
   const width = noTrunc ? undefined : terminalWidth();
-  const cut = width === undefined ? undefined : 24;
   const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'];
   if (opts.pod) headers.push('POD ID', 'PODNAME');
   const rows = shown.map((c) => {
     const row = [
       id(c.id),
       c.image ?? '',
-      truncate((c.command ?? []).join(' '), cut === undefined ? undefined : 16),
+      truncate((c.command ?? []).join(' '), width === undefined ? undefined : 16),
       relativeTime(c.createdAt ?? undefined, now),
       statusText(c, now),
       c.name ?? '',
