@@ -175,6 +175,7 @@ export function buildProgram(): Command {
     .command('inspect')
     .description('show containers, pods or volumes as JSON (each name tried as a container, then a pod, then a volume)')
     .argument('<NAME...>', 'ids, names or unique prefixes')
+    .option('-t, --type <TYPE>', 'container, pod, volume, or all (default: all, in that order)')
     .action(run('objects', 'inspect'));
   program
     .command('version')

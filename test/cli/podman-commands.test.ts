@@ -107,6 +107,14 @@ describe.concurrent('rm, inspect and version', () => {
     const err = failsJson(await w.run(['inspect', 'nothing', '--format', 'json']), 'NO_SUCH_CONTAINER');
     expect(err.message).toMatch(/no container, pod or volume named "nothing"/);
     expect(usageError(await w.run(['inspect', 'web', '--format', '{{.Nope}}']))).toMatch(/\.Id, \.Name/);
+    // --type tries one kind only, with that kind's own error.
+    expect(ok(await w.run(['inspect', '--type', 'pod', 'shop', '--format', '{{.Name}}']))).toBe('shop\n');
+    failsJson(await w.run(['inspect', '--type', 'volume', 'web', '--format', 'json']), 'NO_SUCH_VOLUME');
+    failsJson(await w.run(['inspect', '-t', 'container', 'data', '--format', 'json']), 'NO_SUCH_CONTAINER');
+    expect(usageError(await w.run(['inspect', '--type', 'image', 'web']))).toMatch(/container, pod, volume or all/);
+    expect(usageError(await w.run(['inspect', '--type', 'pod', 'shop', '--format', '{{.Image}}']))).toMatch(
+      /pods have no field \.Image/,
+    );
     // A field only pods have, on a volume.
     expect(usageError(await w.run(['inspect', 'data', '--format', '{{.NumContainers}}']))).toMatch(
       /volumes have no field/,

@@ -268,15 +268,14 @@ const VOLUME_INSPECT_FIELDS = [
   'state',
 ];
 
+/** An object found by an inspect command: its JSON, what a template sees, the fields it offers. */
+type Inspected = { doc: unknown; data: TemplateData; fields: readonly string[]; what: string };
+
 /**
  * Prints inspected objects: one JSON array, or with `--format TEMPLATE` one line per object
  * (`{{json .}}` is the object as the JSON array holds it).
  */
-function printInspected(
-  ctx: CliContext,
-  found: { doc: unknown; data: TemplateData; fields: readonly string[]; what: string }[],
-  template: Template | undefined,
-): void {
+function printInspected(ctx: CliContext, found: readonly Inspected[], template: Template | undefined): void {
   if (!template) return ctx.printJson(found.map((f) => f.doc));
   for (const f of found) checkFields(template, f.fields, f.what);
   process.stdout.write(
@@ -301,43 +300,75 @@ export async function containerInspect(ctx: CliContext, names: string[]): Promis
   );
 }
 
+/** The kinds `berth inspect --type` takes, in the order `all` tries them. */
+const INSPECT_TYPES = ['container', 'pod', 'volume'] as const;
+
 /**
- * `berth inspect NAME...`: each name as a container, else a pod, else a volume (podman's
- * inspect falls through the kinds the same way).
+ * `berth inspect [--type T] NAME...`: each name as a container, else a pod, else a volume
+ * (podman's inspect falls through the kinds the same way); `--type` tries one kind only.
  */
-export async function inspect(ctx: CliContext, names: string[]): Promise<void> {
-  const union = [...new Set([...CONTAINER_INSPECT_FIELDS, ...POD_INSPECT_FIELDS, ...VOLUME_INSPECT_FIELDS])];
-  const template = templateOf(ctx, union, 'objects');
+export async function inspect(ctx: CliContext, names: string[], opts: { type?: string }): Promise<void> {
+  const type = opts.type ?? 'all';
+  if (type !== 'all' && !(INSPECT_TYPES as readonly string[]).includes(type)) {
+    throw usageError(`--type ${JSON.stringify(type)} is not a kind berth inspects; use container, pod, volume or all`, {
+      value: type,
+    });
+  }
+  const kinds = type === 'all' ? INSPECT_TYPES : INSPECT_TYPES.filter((k) => k === type);
+  const fields = [
+    ...new Set([
+      ...(kinds.includes('container') ? CONTAINER_INSPECT_FIELDS : []),
+      ...(kinds.includes('pod') ? POD_INSPECT_FIELDS : []),
+      ...(kinds.includes('volume') ? VOLUME_INSPECT_FIELDS : []),
+    ]),
+  ];
+  const template = templateOf(ctx, fields, type === 'all' ? 'objects' : `${type}s`);
   const store = await ctx.open();
-  const found: { doc: unknown; data: TemplateData; fields: readonly string[]; what: string }[] = [];
-  const missing = (err: unknown, code: string): boolean => err instanceof BerthError && err.code === code;
+  const lookups: Record<(typeof INSPECT_TYPES)[number], [string, (name: string) => Promise<Inspected>]> = {
+    container: [
+      'NO_SUCH_CONTAINER',
+      async (name) => {
+        const c = await store.lookupContainer(name);
+        return { doc: c, data: containerInspectData(c), fields: CONTAINER_INSPECT_FIELDS, what: 'containers' };
+      },
+    ],
+    pod: [
+      'NO_SUCH_POD',
+      async (name) => {
+        const pod = await store.lookupPod(name);
+        const p = { ...pod, containers: await store.podContainersByID(pod) };
+        return { doc: p, data: podInspectData(p), fields: POD_INSPECT_FIELDS, what: 'pods' };
+      },
+    ],
+    volume: [
+      'NO_SUCH_VOLUME',
+      async (name) => {
+        const v = await store.lookupVolume(name);
+        return { doc: v, data: volumeInspectData(v), fields: VOLUME_INSPECT_FIELDS, what: 'volumes' };
+      },
+    ],
+  };
+  const found: Inspected[] = [];
   for (const name of names) {
-    try {
-      const c = await store.lookupContainer(name);
-      found.push({ doc: c, data: containerInspectData(c), fields: CONTAINER_INSPECT_FIELDS, what: 'containers' });
-      continue;
-    } catch (err) {
-      if (!missing(err, 'NO_SUCH_CONTAINER')) throw err;
+    let hit: Inspected | undefined;
+    for (const kind of kinds) {
+      const [missing, lookup] = lookups[kind];
+      try {
+        hit = await lookup(name);
+        break;
+      } catch (err) {
+        // One kind alone reports its own error; falling through, only a miss goes on.
+        if (kinds.length === 1 || !(err instanceof BerthError && err.code === missing)) throw err;
+      }
     }
-    try {
-      const pod = await store.lookupPod(name);
-      const p = { ...pod, containers: await store.podContainersByID(pod) };
-      found.push({ doc: p, data: podInspectData(p), fields: POD_INSPECT_FIELDS, what: 'pods' });
-      continue;
-    } catch (err) {
-      if (!missing(err, 'NO_SUCH_POD')) throw err;
-    }
-    try {
-      const v = await store.lookupVolume(name);
-      found.push({ doc: v, data: volumeInspectData(v), fields: VOLUME_INSPECT_FIELDS, what: 'volumes' });
-    } catch (err) {
-      if (!missing(err, 'NO_SUCH_VOLUME')) throw err;
+    if (!hit) {
       throw new BerthError(
         'NO_SUCH_CONTAINER',
         `no container, pod or volume named ${JSON.stringify(name)}; list them with \`berth ps -a\`, \`berth pod ps\` and \`berth volume ls\``,
         { details: { input: name } },
       );
     }
+    found.push(hit);
   }
   printInspected(ctx, found, template);
 }
