@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../store.js';
 import { BerthError } from '../errors.js';
+import { assertNamespace } from '../engine/rules/namespaces.js';
 import { openStore } from '../open-store.js';
 import { parseDuration, useColour, type Format } from './output.js';
 import { reportError } from './report-error.js';
@@ -12,6 +13,13 @@ export interface GlobalOptions {
   namespace?: string;
   format: Format;
   lockTimeout?: string;
+  /** A Go template given as `--format` (then `format` is table). */
+  template?: string;
+  /**
+   * The command only reads: a store named with --store or BERTH_STORE that does not
+   * exist is NO_SUCH_STORE, and nothing is created (DESIGN.md §2).
+   */
+  readOnly?: boolean;
 }
 
 /** Where the selected workspace is recorded, relative to the working directory (Terraform's .terraform/environment). */
@@ -42,7 +50,31 @@ export class CliContext {
   /** The store, opened once per command run. */
   async open(): Promise<Store> {
     if (!this.store) {
-      this.store = await openStore({ path: this.options.store, namespace: this.options.namespace ?? '' });
+      const namespace = this.options.namespace ?? '';
+      try {
+        assertNamespace(namespace);
+      } catch (err) {
+        if (!(err instanceof BerthError)) throw err;
+        throw new BerthError('INVALID_NAME', `--namespace: ${err.message}`, {
+          details: { ...err.details, usage: true },
+        });
+      }
+      const named = this.options.store !== undefined || (this.env.BERTH_STORE ?? '') !== '';
+      try {
+        this.store = await openStore({
+          path: this.options.store,
+          namespace,
+          ...(this.options.readOnly === true && named ? { create: false } : {}),
+        });
+      } catch (err) {
+        if (!(err instanceof BerthError && err.code === 'NO_SUCH_STORE')) throw err;
+        const where = this.options.store !== undefined ? '--store' : 'BERTH_STORE';
+        throw new BerthError(
+          'NO_SUCH_STORE',
+          `${err.message.replace(/;.*$/, '')}; check ${where} for a typo, or create the store with \`berth init\` (a command that writes creates it too)`,
+          { details: err.details, cause: err },
+        );
+      }
     }
     return this.store;
   }

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BERTH_VERSION } from '../version.js';
 import type { CliContext, GlobalOptions } from './cli-context.js';
 
@@ -28,19 +28,53 @@ let exitCode: number = EXIT.ok;
 let jsonErrors = false;
 let activeContext: CliContext | undefined;
 
+/** Commands that only read: an explicitly named store that does not exist is NO_SUCH_STORE (DESIGN.md §2). */
+const READ_ONLY = new Set([
+  'ps',
+  'inspect',
+  'containerInspect',
+  'podLs',
+  'podInspect',
+  'volumeLs',
+  'volumeInspect',
+  'workspaceList',
+  'events',
+  'stateShow',
+]);
+
+/** Commands whose `--format` may be a Go template. */
+const TEMPLATED = new Set(['ps', 'inspect', 'containerInspect', 'podLs', 'podInspect', 'volumeLs', 'volumeInspect']);
+
+/** `--format`: table, json, or a Go template (`{{.Names}}`, `table {{.ID}}\t{{.Status}}`). */
+function parseFormat(value: string): string {
+  if (value === 'table' || value === 'json' || value.includes('{{') || /^table\s/.test(value)) return value;
+  throw new InvalidArgumentError("use table, json or a Go template such as '{{.Names}}'");
+}
+
 /** An action that loads `module`, builds the context and calls `name(ctx, ...positionals, options)`. */
 function run(module: keyof typeof modules, name: string) {
   return async (...args: unknown[]): Promise<void> => {
     const command = args[args.length - 1] as Command;
     const positionals = args.slice(0, -2);
     const own = command.opts();
-    const globals = command.optsWithGlobals() as GlobalOptions;
+    const globals = command.optsWithGlobals() as Omit<GlobalOptions, 'format'> & { format?: string };
+    const format = globals.format ?? 'table';
+    const template = format === 'table' || format === 'json' ? undefined : format;
+    if (template !== undefined && !TEMPLATED.has(name)) {
+      const { usageError } = await import('./output.js');
+      throw usageError(
+        `berth ${command.name()} takes --format table or json; a Go template works with ps, pod ps, volume ls and inspect`,
+        { format },
+      );
+    }
     const { CliContext } = await import('./cli-context.js');
     activeContext = new CliContext({
       store: globals.store,
       namespace: globals.namespace,
-      format: globals.format ?? 'table',
+      format: format === 'json' ? 'json' : 'table',
       lockTimeout: globals.lockTimeout,
+      ...(template !== undefined ? { template } : {}),
+      ...(READ_ONLY.has(name) ? { readOnly: true } : {}),
     });
     const mod = await modules[module]();
     const fn = (mod as Record<string, unknown>)[name] as Action;
@@ -70,15 +104,26 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .option('--store <PATH|URL>', 'the store (default: $BERTH_STORE, else $XDG_DATA_HOME/berth/berth.db)')
     .option('--namespace <NS>', 'confine the command to one namespace')
-    .addOption(new Option('--format <FORMAT>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(
+      new Option('--format <FORMAT>', "output format: table, json, or a Go template ('{{.Names}}')")
+        .argParser(parseFormat)
+        .default('table'),
+    )
     .option('--lock-timeout <DURATION>', 'how long to wait for a held lock (e.g. 30s)');
 
   const psCommand = (cmd: Command): Command =>
     cmd
       .option('-a, --all', 'show all containers (default: running only)')
-      .option('--filter <KEY=VALUE>', 'filter: id, name, label, status, pod, namespace (repeatable)', collect)
+      .option(
+        '-f, --filter <KEY=VALUE>',
+        'filter: id, name, label, label!, status, ancestor, pod, volume, namespace, before, since, exited (repeatable)',
+        collect,
+      )
       .option('--pod', 'show the pod of each container')
-      .option('--sort <FIELD>', 'sort by created, id, image, names, status or pod', 'created')
+      .option('--sort <FIELD>', 'sort by command, created, id, image, names, runningfor, status or pod', 'created')
+      .option('-n, --last <N>', 'show the N newest containers, in any state')
+      .option('-l, --latest', 'show the newest container, in any state')
+      .option('--no-trunc', 'do not cut ids or long cells')
       .option('-q, --quiet', 'print only container ids')
       .action(run('objects', 'ps'));
 
@@ -120,11 +165,30 @@ export function buildProgram(): Command {
     .argument('<NAME>', 'the new name')
     .action(run('objects', 'containerRename'));
 
+  program
+    .command('rm')
+    .description('remove containers (berth container rm)')
+    .argument('<CONTAINER...>', 'ids, names or unique id prefixes')
+    .option('-f, --force', 'remove running containers and their exec sessions too')
+    .action(run('objects', 'containerRm'));
+  program
+    .command('inspect')
+    .description('show containers, pods or volumes as JSON (each name tried as a container, then a pod, then a volume)')
+    .argument('<NAME...>', 'ids, names or unique prefixes')
+    .option('-t, --type <TYPE>', 'container, pod, volume, or all (default: all, in that order)')
+    .action(run('objects', 'inspect'));
+  program
+    .command('version')
+    .description('print the version (with --format json: also the Node.js version and the platform)')
+    .action(run('objects', 'version'));
+
   const pod = program.command('pod').description('manage pods');
   pod
-    .command('ls')
-    .alias('list')
+    .command('ps')
+    .aliases(['ls', 'list'])
     .description('list pods')
+    .option('-f, --filter <KEY=VALUE>', 'filter: id, name, label, status, namespace (repeatable)', collect)
+    .option('--no-trunc', 'print whole ids')
     .option('-q, --quiet', 'print only pod ids')
     .action(run('objects', 'podLs'));
   pod
@@ -135,7 +199,8 @@ export function buildProgram(): Command {
   pod
     .command('create')
     .description('record a new pod and print its id')
-    .option('--name <NAME>', 'pod name (default: generated)')
+    .argument('[NAME]', 'pod name (default: generated)')
+    .option('--name <NAME>', 'pod name, as the argument')
     .option('--label <KEY=VALUE>', 'label (repeatable)', collect)
     .action(run('objects', 'podCreate'));
   pod
@@ -151,6 +216,7 @@ export function buildProgram(): Command {
     .command('ls')
     .alias('list')
     .description('list volumes')
+    .option('-f, --filter <KEY=VALUE>', 'filter: name, label, driver, namespace, dangling (repeatable)', collect)
     .option('-q, --quiet', 'print only volume names')
     .action(run('objects', 'volumeLs'));
   volume
@@ -384,6 +450,15 @@ export function buildProgram(): Command {
     .option('--to-schema <SCHEMA>', 'the PostgreSQL schema of the target (default: berth)')
     .action(run('admin', 'migrate'));
 
+  program
+    .command('__complete', { hidden: true })
+    .description('print the names of containers, pods, volumes, workspaces or locks, for shell completion')
+    .argument('<KIND>', 'containers, pods, volumes, workspaces or locks')
+    .action(async (kind: string, _opts: unknown, cmd: Command) => {
+      const { completeNames } = await import('./complete.js');
+      const globals = cmd.optsWithGlobals() as { store?: string; namespace?: string };
+      process.stdout.write(await completeNames(kind, globals));
+    });
   program
     .command('completion')
     .description('print a shell completion script')

@@ -27,7 +27,14 @@ export function renderTable(
   rows: readonly (readonly string[])[],
   opts: { width?: number; shrink?: readonly number[] } = {},
 ): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  // A loop, not Math.max(...spread): a spread of 100,000 rows overflows the call stack.
+  const widths = headers.map((h) => h.length);
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) {
+      const len = visibleLength(r[i] ?? '');
+      if (len > widths[i]!) widths[i] = len;
+    }
+  }
   const limit = opts.width ?? Infinity;
   const total = (): number => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
   for (const i of opts.shrink ?? []) {
@@ -50,12 +57,20 @@ export function renderTable(
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** The width tables are fitted to: the terminal's, else 80 columns. */
-export function terminalWidth(): number {
-  return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 80;
+/**
+ * The width tables are fitted to on a terminal: $COLUMNS when set, else the terminal's
+ * own. Undefined when stdout is not a terminal: output read by programs (`| grep`, a
+ * file) is never cut.
+ */
+export function terminalWidth(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  const columns = Number(env.COLUMNS);
+  if (Number.isInteger(columns) && columns > 0) return columns;
+  return process.stdout.columns || 80;
 }
 
 function visibleLength(text: string): number {
+  if (!text.includes('\u001b')) return text.length;
   // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;]*m/g, '').length;
 }

@@ -211,6 +211,8 @@ describe.concurrent('usage, help and output hygiene', () => {
 
   it('errors carry no stack trace unless BERTH_DEBUG=1', async (t) => {
     const w = cliWorld(t);
+    // inspect only reads: the named store must exist.
+    ok(await w.run(['init']));
     const plain = await w.run(['container', 'inspect', 'nope']);
     expect(fails(plain)).toMatch(/nope/);
     expect(plain.stderr).not.toMatch(STACK_LINE);

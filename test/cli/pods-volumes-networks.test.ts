@@ -107,7 +107,7 @@ describe.concurrent('berth pod', () => {
     expect(rows.find((r) => r.startsWith(EMPTY_POD.slice(0, 12)))).toMatch(/ 0$/);
     expect(lines(ok(await w.run(['pod', 'list', '-q']))).sort()).toEqual([POD, EMPTY_POD].map((i) => i.slice(0, 12)));
     const pods = okJson<PodRow[]>(await w.run(['pod', 'ls', '--format', 'json']));
-    expect(pods.find((p) => p.id === POD)).toEqual({
+    expect(pods.find((p) => p.id === POD)).toMatchObject({
       id: POD,
       name: 'shop',
       namespace: '',

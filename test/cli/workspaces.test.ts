@@ -210,6 +210,8 @@ describe.concurrent('berth workspace', () => {
 describe.concurrent('berth state', () => {
   it('show prints the selected workspace state; before any write, that nothing was written', async (t) => {
     const w = cliWorld(t);
+    // state show only reads: the named store must exist.
+    ok(await w.run(['init']));
     const empty = okJson<StateDoc>(await w.run(['state', 'show', '--format', 'json']));
     expect(empty).toMatchObject({ workspace: 'default', serial: 0, state: null, checksum: null });
     expect(ok(await w.run(['state', 'show']))).toMatch(/no state/);

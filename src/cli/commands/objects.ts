@@ -1,17 +1,46 @@
 import { newObjectId } from '../../engine/objects/input.js';
+import { checkContainerQuery, checkPodQuery, checkVolumeQuery, stateOf } from '../../engine/objects/listing-query.js';
 import type {
   Container,
   ContainerConfig,
   ContainerSortKey,
-  ContainerSummary,
+  ContainerSummaryField,
   NetworkOptions,
   Pod,
   Volume,
 } from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
+import { BERTH_VERSION } from '../../version.js';
 import type { BatchItemResult, BatchResult } from '../../store.js';
 import type { CliContext } from '../cli-context.js';
-import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth } from '../output.js';
+import {
+  POD_HEADERS,
+  POD_TEMPLATE_FIELDS,
+  PS_HEADERS,
+  PS_JSON_SOURCES,
+  PS_TEMPLATE_FIELDS,
+  VOLUME_HEADERS,
+  VOLUME_TEMPLATE_FIELDS,
+  podJson,
+  podTemplateData,
+  psJson,
+  psSources,
+  psTemplateData,
+  statusText,
+  volumeJson,
+  volumeTemplateData,
+  type Row,
+} from '../listing-views.js';
+import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth, usageError } from '../output.js';
+import {
+  checkFields,
+  fieldsUsed,
+  parseTemplate,
+  renderTemplate,
+  type Template,
+  type TemplateData,
+  type TemplateValue,
+} from '../template.js';
 
 /*
  * Object commands (podman's ps/container/pod/volume/network): parse, call the store,
@@ -23,25 +52,18 @@ function toMap(pairs: readonly string[] | undefined, what: string): Record<strin
   return Object.fromEntries(pairs.map((p) => parseKeyValue(p, what)));
 }
 
-function truncate(text: string, max: number): string {
-  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+function truncate(text: string, max: number | undefined): string {
+  return max !== undefined && text.length > max ? text.slice(0, max - 1) + '…' : text;
 }
 
-/** podman-style status column: "Up 2 minutes", "Exited (0) 3 hours ago", "Created". */
-function statusText(c: ContainerSummary, now: number): string {
-  const { status, exitCode, startedAt, finishedAt } = c;
-  switch (status) {
-    case 'running':
-      return startedAt ? `Up ${relativeTime(startedAt, now).replace(/ ago$/, '')}` : 'Up';
-    case 'exited':
-    case 'stopped':
-      return `Exited (${exitCode ?? 0})${finishedAt ? ' ' + relativeTime(finishedAt, now) : ''}`;
-    case 'created':
-    case 'configured':
-      return 'Created';
-    default:
-      return String(status).charAt(0).toUpperCase() + String(status).slice(1);
-  }
+/** The `--format` template of this run, parsed and checked against the fields offered. */
+function templateOf(ctx: CliContext, fields: readonly string[], what: string): Template | undefined {
+  const format = ctx.options.template;
+  if (format === undefined) return undefined;
+  const template = parseTemplate(format);
+  checkFields(template, fields, what);
+  // `--format table` alone is the default table.
+  return template.table && template.nodes.length === 0 ? undefined : template;
 }
 
 // ------------------------------------------------------------------ containers
@@ -52,6 +74,10 @@ export interface PsOptions {
   pod?: boolean;
   sort?: string;
   quiet?: boolean;
+  /** false with --no-trunc (commander's negated option). */
+  trunc?: boolean;
+  last?: string;
+  latest?: boolean;
 }
 
 /** `--filter KEY=VALUE` options as the engine's filters (the engine checks keys and values). */
@@ -64,61 +90,287 @@ function filtersOf(pairs: readonly string[]): Record<string, string[]> {
   return filters;
 }
 
-/** `berth ps` / `berth container ls`: the engine's listing (filters, sort) of container summaries. */
+/** `-n/--last N` and `-l/--latest` (podman: the N newest containers, in any state). */
+function lastOf(opts: PsOptions): number | undefined {
+  if (opts.latest) {
+    if (opts.last !== undefined) throw usageError('use either --latest or --last N, not both', {});
+    return 1;
+  }
+  if (opts.last === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(opts.last)) {
+    throw usageError(`--last ${JSON.stringify(opts.last)} is not a number of containers; use e.g. --last 5`, {
+      value: opts.last,
+    });
+  }
+  return Number(opts.last);
+}
+
+/**
+ * `berth ps` / `berth container ls`: the engine's listing (filters, sort, limit) of
+ * container summaries, reading only the fields shown.
+ */
 export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const filters = filtersOf(opts.filter ?? []);
-  const store = await ctx.open();
-  // As podman: a status filter shows the containers it names, running or not.
-  const shown = await store.listContainers({
-    all: opts.all === true || filters.status !== undefined,
+  const limit = lastOf(opts);
+  const template = templateOf(ctx, PS_TEMPLATE_FIELDS, 'containers');
+  const noTrunc = opts.trunc === false;
+  let sources: ContainerSummaryField[];
+  if (opts.quiet) sources = ['id'];
+  else if (ctx.json) sources = [...PS_JSON_SOURCES];
+  else if (template) sources = psSources(fieldsUsed(template));
+  else sources = ['image', 'command', 'createdAt', 'state', 'exitCode', 'startedAt', 'finishedAt', 'name'];
+  if (opts.pod && !ctx.json && !template) sources.push('pod', 'podName');
+  // As podman: a status filter, --last and --latest show containers in any state.
+  const query = {
+    all: opts.all === true || filters.status !== undefined || limit !== undefined,
     filters,
+    fields: sources,
     ...(opts.sort !== undefined ? { sort: opts.sort as ContainerSortKey } : {}),
-  });
+    ...(limit !== undefined ? { limit } : {}),
+  };
+  // The engine's own check, before the store is opened: a mistyped filter is a usage error.
+  checkContainerQuery(query);
+  const store = await ctx.open();
+  const shown: Row[] = await store.listContainers(query);
+  const id = (x: string): string => (noTrunc ? x : shortId(x));
   if (opts.quiet) {
     if (ctx.json) ctx.printJson(shown.map((c) => c.id));
-    else for (const c of shown) ctx.out(shortId(c.id));
-    return;
-  }
-  if (ctx.json) {
-    ctx.printJson(
-      shown.map((c) => ({
-        id: c.id,
-        name: c.name,
-        namespace: c.namespace,
-        pod: c.pod,
-        image: c.image,
-        status: c.status,
-        createdAt: c.createdAt,
-        labels: c.labels,
-      })),
-    );
+    else for (const c of shown) ctx.out(id(c.id));
     return;
   }
   const now = Date.now();
+  if (ctx.json) {
+    ctx.printJson(shown.map((c) => psJson(c, now)));
+    return;
+  }
+  if (template) {
+    process.stdout.write(
+      renderTemplate(
+        template,
+        shown.map((c) => psTemplateData(c, now, noTrunc)),
+        { whole: (_, i) => psJson(shown[i]!, now) as TemplateValue, headers: PS_HEADERS },
+      ),
+    );
+    return;
+  }
+  // On a terminal, long cells are cut (--no-trunc keeps them); a pipe or a file gets them whole.
+  const width = noTrunc ? undefined : terminalWidth();
   const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'];
   if (opts.pod) headers.push('POD ID', 'PODNAME');
   const rows = shown.map((c) => {
     const row = [
-      shortId(c.id),
-      truncate(c.image ?? '', 24),
-      truncate(c.command.join(' '), 16),
+      id(c.id),
+      c.image ?? '',
+      truncate((c.command ?? []).join(' '), width === undefined ? undefined : 16),
       relativeTime(c.createdAt ?? undefined, now),
       statusText(c, now),
-      c.name,
+      c.name ?? '',
     ];
-    if (opts.pod) row.push(c.pod ? shortId(c.pod) : '', c.podName ?? '');
+    if (opts.pod) row.push(c.pod ? id(c.pod) : '', c.podName ?? '');
     return row;
   });
-  // Fit the terminal (80 columns when not one): COMMAND, then STATUS, CREATED and IMAGE give way.
-  process.stdout.write(renderTable(headers, rows, { width: terminalWidth(), shrink: [2, 4, 3, 1] }));
+  // Fit the terminal: COMMAND, then STATUS, CREATED and IMAGE give way.
+  process.stdout.write(renderTable(headers, rows, { ...(width !== undefined ? { width } : {}), shrink: [2, 4, 3, 1] }));
+}
+
+/** What `inspect --format` sees of a container: podman's fields, and berth's documents as `config` and `state`. */
+function containerInspectData(c: Container): TemplateData {
+  const st = c.state as Container['state'] & Record<string, unknown>;
+  return {
+    Id: c.config.id,
+    Name: c.config.name,
+    Image: c.config.image ?? '',
+    Created: c.config.createdAt ?? '',
+    Namespace: c.config.namespace ?? '',
+    Pod: c.config.pod ?? '',
+    State: {
+      Status: stateOf(st.status),
+      Running: st.status === 'running',
+      ExitCode: typeof st.exitCode === 'number' ? st.exitCode : 0,
+      StartedAt: typeof st.startedAt === 'string' ? st.startedAt : '',
+      FinishedAt: typeof st.finishedAt === 'string' ? st.finishedAt : '',
+    },
+    Config: {
+      Labels: c.config.labels ?? {},
+      Env: Object.entries(c.config.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Cmd: c.config.command ?? [],
+      Image: c.config.image ?? '',
+    },
+    Labels: c.config.labels ?? {},
+    config: c.config as unknown as TemplateValue,
+    state: c.state as unknown as TemplateValue,
+  };
+}
+
+function podInspectData(p: Pod & { containers: string[] }): TemplateData {
+  return {
+    Id: p.config.id,
+    Name: p.config.name,
+    Created: p.config.createdAt ?? '',
+    Namespace: p.config.namespace ?? '',
+    Labels: p.config.labels ?? {},
+    Containers: p.containers,
+    NumContainers: p.containers.length,
+    config: p.config as unknown as TemplateValue,
+    state: p.state as unknown as TemplateValue,
+  };
+}
+
+function volumeInspectData(v: Volume): TemplateData {
+  return {
+    Name: v.config.name,
+    Driver: v.config.driver ?? 'local',
+    Labels: v.config.labels ?? {},
+    Options: v.config.options ?? {},
+    Mountpoint: v.state.mountPoint ?? '',
+    CreatedAt: v.config.createdAt ?? '',
+    Scope: 'local',
+    Namespace: v.config.namespace ?? '',
+    config: v.config as unknown as TemplateValue,
+    state: v.state as unknown as TemplateValue,
+  };
+}
+
+const CONTAINER_INSPECT_FIELDS = [
+  'Id',
+  'Name',
+  'Image',
+  'Created',
+  'Namespace',
+  'Pod',
+  'State',
+  'Config',
+  'Labels',
+  'config',
+  'state',
+];
+const POD_INSPECT_FIELDS = [
+  'Id',
+  'Name',
+  'Created',
+  'Namespace',
+  'Labels',
+  'Containers',
+  'NumContainers',
+  'config',
+  'state',
+];
+const VOLUME_INSPECT_FIELDS = [
+  'Name',
+  'Driver',
+  'Labels',
+  'Options',
+  'Mountpoint',
+  'CreatedAt',
+  'Scope',
+  'Namespace',
+  'config',
+  'state',
+];
+
+/** An object found by an inspect command: its JSON, what a template sees, the fields it offers. */
+type Inspected = { doc: unknown; data: TemplateData; fields: readonly string[]; what: string };
+
+/**
+ * Prints inspected objects: one JSON array, or with `--format TEMPLATE` one line per object
+ * (`{{json .}}` is the object as the JSON array holds it).
+ */
+function printInspected(ctx: CliContext, found: readonly Inspected[], template: Template | undefined): void {
+  if (!template) return ctx.printJson(found.map((f) => f.doc));
+  for (const f of found) checkFields(template, f.fields, f.what);
+  process.stdout.write(
+    renderTemplate(
+      template,
+      found.map((f) => f.data),
+      { whole: (_, i) => found[i]!.doc as TemplateValue },
+    ),
+  );
 }
 
 /** `berth container inspect`: a JSON array of the containers, like podman. */
 export async function containerInspect(ctx: CliContext, names: string[]): Promise<void> {
+  const template = templateOf(ctx, CONTAINER_INSPECT_FIELDS, 'containers');
   const store = await ctx.open();
   const found: Container[] = [];
   for (const name of names) found.push(await store.lookupContainer(name));
-  ctx.printJson(found);
+  printInspected(
+    ctx,
+    found.map((c) => ({ doc: c, data: containerInspectData(c), fields: CONTAINER_INSPECT_FIELDS, what: 'containers' })),
+    template,
+  );
+}
+
+/** The kinds `berth inspect --type` takes, in the order `all` tries them. */
+const INSPECT_TYPES = ['container', 'pod', 'volume'] as const;
+
+/**
+ * `berth inspect [--type T] NAME...`: each name as a container, else a pod, else a volume
+ * (podman's inspect falls through the kinds the same way); `--type` tries one kind only.
+ */
+export async function inspect(ctx: CliContext, names: string[], opts: { type?: string }): Promise<void> {
+  const type = opts.type ?? 'all';
+  if (type !== 'all' && !(INSPECT_TYPES as readonly string[]).includes(type)) {
+    throw usageError(`--type ${JSON.stringify(type)} is not a kind berth inspects; use container, pod, volume or all`, {
+      value: type,
+    });
+  }
+  const kinds = type === 'all' ? INSPECT_TYPES : INSPECT_TYPES.filter((k) => k === type);
+  const fields = [
+    ...new Set([
+      ...(kinds.includes('container') ? CONTAINER_INSPECT_FIELDS : []),
+      ...(kinds.includes('pod') ? POD_INSPECT_FIELDS : []),
+      ...(kinds.includes('volume') ? VOLUME_INSPECT_FIELDS : []),
+    ]),
+  ];
+  const template = templateOf(ctx, fields, type === 'all' ? 'objects' : `${type}s`);
+  const store = await ctx.open();
+  const lookups: Record<(typeof INSPECT_TYPES)[number], [string, (name: string) => Promise<Inspected>]> = {
+    container: [
+      'NO_SUCH_CONTAINER',
+      async (name) => {
+        const c = await store.lookupContainer(name);
+        return { doc: c, data: containerInspectData(c), fields: CONTAINER_INSPECT_FIELDS, what: 'containers' };
+      },
+    ],
+    pod: [
+      'NO_SUCH_POD',
+      async (name) => {
+        const pod = await store.lookupPod(name);
+        const p = { ...pod, containers: await store.podContainersByID(pod) };
+        return { doc: p, data: podInspectData(p), fields: POD_INSPECT_FIELDS, what: 'pods' };
+      },
+    ],
+    volume: [
+      'NO_SUCH_VOLUME',
+      async (name) => {
+        const v = await store.lookupVolume(name);
+        return { doc: v, data: volumeInspectData(v), fields: VOLUME_INSPECT_FIELDS, what: 'volumes' };
+      },
+    ],
+  };
+  const found: Inspected[] = [];
+  for (const name of names) {
+    let hit: Inspected | undefined;
+    for (const kind of kinds) {
+      const [missing, lookup] = lookups[kind];
+      try {
+        hit = await lookup(name);
+        break;
+      } catch (err) {
+        // One kind alone reports its own error; falling through, only a miss goes on.
+        if (kinds.length === 1 || !(err instanceof BerthError && err.code === missing)) throw err;
+      }
+    }
+    if (!hit) {
+      throw new BerthError(
+        'NO_SUCH_CONTAINER',
+        `no container, pod or volume named ${JSON.stringify(name)}; list them with \`berth ps -a\`, \`berth pod ps\` and \`berth volume ls\``,
+        { details: { input: name } },
+      );
+    }
+    found.push(hit);
+  }
+  printInspected(ctx, found, template);
 }
 
 export interface ContainerCreateOptions {
@@ -169,9 +421,23 @@ export async function containerCreate(
   config.id = id;
   config.name ??= `ctr-${id.slice(0, 12)}`;
   const ctr = { config: config as ContainerConfig, state: { status: 'configured' } };
-  const added = opts.pod
-    ? await store.addContainerToPod(await store.lookupPod(opts.pod), ctr)
-    : await store.addContainer(ctr);
+  let added: Container;
+  try {
+    added = opts.pod
+      ? await store.addContainerToPod(await store.lookupPod(opts.pod), ctr)
+      : await store.addContainer(ctr);
+  } catch (err) {
+    // The engine names the container; a generated name was never seen by the user.
+    if (opts.name === undefined && err instanceof BerthError && err.code === 'NO_SUCH_VOLUME') {
+      const vol = String(err.details.name);
+      throw new BerthError(
+        'NO_SUCH_VOLUME',
+        `volume ${vol} does not exist; create it first (\`berth volume create ${vol}\`), or name another with -v NAME:DEST`,
+        { details: err.details },
+      );
+    }
+    throw err;
+  }
   if (ctx.json) ctx.printJson({ id: added.config.id, name: added.config.name });
   else ctx.out(added.config.id);
 }
@@ -232,52 +498,48 @@ export async function containerRename(ctx: CliContext, target: string, newName: 
 
 // ------------------------------------------------------------------ pods
 
-function podStatus(members: Container[]): string {
-  if (members.length === 0) return 'Created';
-  const statuses = members.map((m) => String(m.state.status));
-  if (statuses.includes('running')) return statuses.every((s) => s === 'running') ? 'Running' : 'Degraded';
-  if (statuses.every((s) => s === 'exited' || s === 'stopped')) return 'Exited';
-  return 'Created';
+export interface ListOptions {
+  quiet?: boolean;
+  filter?: string[];
+  /** false with --no-trunc (commander's negated option). */
+  trunc?: boolean;
 }
 
-/** `berth pod ls`. */
-export async function podLs(ctx: CliContext, opts: { quiet?: boolean }): Promise<void> {
+/** `berth pod ps` / `pod ls`: the engine's pod listing, with podman's pod status. */
+export async function podLs(ctx: CliContext, opts: ListOptions): Promise<void> {
+  const filters = filtersOf(opts.filter ?? []);
+  const template = templateOf(ctx, POD_TEMPLATE_FIELDS, 'pods');
+  const noTrunc = opts.trunc === false;
+  checkPodQuery({ filters });
   const store = await ctx.open();
-  const pods = await store.allPods();
-  const members = new Map<string, Container[]>();
-  for (const c of await store.allContainers()) {
-    if (c.config.pod) members.set(c.config.pod, [...(members.get(c.config.pod) ?? []), c]);
-  }
-  const view = pods.map((p) => ({ pod: p, members: members.get(p.config.id) ?? [] }));
+  const pods = await store.listPods({ filters });
+  const id = (x: string): string => (noTrunc ? x : shortId(x));
   if (opts.quiet) {
-    if (ctx.json) ctx.printJson(view.map((v) => v.pod.config.id));
-    else for (const v of view) ctx.out(shortId(v.pod.config.id));
+    if (ctx.json) ctx.printJson(pods.map((p) => p.id));
+    else for (const p of pods) ctx.out(id(p.id));
     return;
   }
-  if (ctx.json) {
-    ctx.printJson(
-      view.map(({ pod, members: m }) => ({
-        id: pod.config.id,
-        name: pod.config.name,
-        namespace: pod.config.namespace ?? '',
-        status: podStatus(m),
-        createdAt: pod.config.createdAt ?? null,
-        labels: pod.config.labels ?? {},
-        containers: m.length,
-      })),
+  if (ctx.json) return ctx.printJson(pods.map(podJson));
+  const now = Date.now();
+  if (template) {
+    process.stdout.write(
+      renderTemplate(
+        template,
+        pods.map((p) => podTemplateData(p, now, noTrunc)),
+        { whole: (_, i) => podJson(pods[i]!) as TemplateValue, headers: POD_HEADERS },
+      ),
     );
     return;
   }
-  const now = Date.now();
   process.stdout.write(
     renderTable(
       ['POD ID', 'NAME', 'STATUS', 'CREATED', '# OF CONTAINERS'],
-      view.map(({ pod, members: m }) => [
-        shortId(pod.config.id),
-        pod.config.name,
-        podStatus(m),
-        relativeTime(pod.config.createdAt, now),
-        String(m.length),
+      pods.map((p) => [
+        id(p.id),
+        p.name,
+        p.status,
+        relativeTime(p.createdAt ?? undefined, now),
+        String(p.containers.length),
       ]),
     ),
   );
@@ -285,22 +547,39 @@ export async function podLs(ctx: CliContext, opts: { quiet?: boolean }): Promise
 
 /** `berth pod inspect`: a JSON array of the pods with their container ids. */
 export async function podInspect(ctx: CliContext, names: string[]): Promise<void> {
+  const template = templateOf(ctx, POD_INSPECT_FIELDS, 'pods');
   const store = await ctx.open();
   const out: (Pod & { containers: string[] })[] = [];
   for (const name of names) {
     const pod = await store.lookupPod(name);
     out.push({ ...pod, containers: await store.podContainersByID(pod) });
   }
-  ctx.printJson(out);
+  printInspected(
+    ctx,
+    out.map((p) => ({ doc: p, data: podInspectData(p), fields: POD_INSPECT_FIELDS, what: 'pods' })),
+    template,
+  );
 }
 
-/** `berth pod create [--name N] [--label K=V]...`: prints the new pod's id. */
-export async function podCreate(ctx: CliContext, opts: { name?: string; label?: string[] }): Promise<void> {
+/** `berth pod create [--label K=V]... [NAME]` (or `--name NAME`): prints the new pod's id. */
+export async function podCreate(
+  ctx: CliContext,
+  positional: string | undefined,
+  opts: { name?: string; label?: string[] },
+): Promise<void> {
+  if (positional !== undefined && opts.name !== undefined && positional !== opts.name) {
+    throw usageError(
+      `pod create got two names, ${JSON.stringify(positional)} and --name ${JSON.stringify(opts.name)}; give one`,
+      {
+        name: positional,
+      },
+    );
+  }
+  const labels = toMap(opts.label, 'label');
   const store = await ctx.open();
   const id = newObjectId();
-  const labels = toMap(opts.label, 'label');
   const pod = await store.addPod({
-    config: { id, name: opts.name ?? `pod-${id.slice(0, 12)}`, ...(labels ? { labels } : {}) },
+    config: { id, name: positional ?? opts.name ?? `pod-${id.slice(0, 12)}`, ...(labels ? { labels } : {}) },
     state: {},
   });
   if (ctx.json) ctx.printJson({ id: pod.config.id, name: pod.config.name });
@@ -331,30 +610,47 @@ function volumeView(v: Volume): Record<string, unknown> {
   };
 }
 
-/** `berth volume ls`. */
-export async function volumeLs(ctx: CliContext, opts: { quiet?: boolean }): Promise<void> {
+/** `berth volume ls`: the engine's volume listing. */
+export async function volumeLs(ctx: CliContext, opts: ListOptions): Promise<void> {
+  const filters = filtersOf(opts.filter ?? []);
+  const template = templateOf(ctx, VOLUME_TEMPLATE_FIELDS, 'volumes');
+  checkVolumeQuery({ filters });
   const store = await ctx.open();
-  const vols = await store.allVolumes();
+  const vols = await store.listVolumes({ filters });
   if (opts.quiet) {
-    if (ctx.json) ctx.printJson(vols.map((v) => v.config.name));
-    else for (const v of vols) ctx.out(v.config.name);
+    if (ctx.json) ctx.printJson(vols.map((v) => v.name));
+    else for (const v of vols) ctx.out(v.name);
     return;
   }
-  if (ctx.json) return ctx.printJson(vols.map(volumeView));
+  if (ctx.json) return ctx.printJson(vols.map(volumeJson));
+  if (template) {
+    process.stdout.write(
+      renderTemplate(template, vols.map(volumeTemplateData), {
+        whole: (_, i) => volumeJson(vols[i]!) as TemplateValue,
+        headers: VOLUME_HEADERS,
+      }),
+    );
+    return;
+  }
   process.stdout.write(
     renderTable(
       ['DRIVER', 'VOLUME NAME'],
-      vols.map((v) => [v.config.driver ?? 'local', v.config.name]),
+      vols.map((v) => [v.driver, v.name]),
     ),
   );
 }
 
 /** `berth volume inspect`. */
 export async function volumeInspect(ctx: CliContext, names: string[]): Promise<void> {
+  const template = templateOf(ctx, VOLUME_INSPECT_FIELDS, 'volumes');
   const store = await ctx.open();
   const out: Volume[] = [];
   for (const name of names) out.push(await store.lookupVolume(name));
-  ctx.printJson(out);
+  printInspected(
+    ctx,
+    out.map((v) => ({ doc: v, data: volumeInspectData(v), fields: VOLUME_INSPECT_FIELDS, what: 'volumes' })),
+    template,
+  );
 }
 
 /** `berth volume create NAME [--driver D] [--label K=V]... [--opt K=V]...`. */
@@ -412,6 +708,20 @@ export async function volumePrune(ctx: CliContext, opts: { force?: boolean }): P
   }
   if (ctx.json) ctx.printJson({ removed });
   else for (const n of removed) ctx.out(n);
+}
+
+// ------------------------------------------------------------------ version
+
+/** `berth version`: the version, or with --format json the version, Node's version and the platform. */
+export function version(ctx: CliContext): void {
+  if (ctx.json) {
+    ctx.printJson({
+      version: BERTH_VERSION,
+      node: process.versions.node,
+      platform: process.platform,
+      arch: process.arch,
+    });
+  } else ctx.out(`berth version ${BERTH_VERSION}`);
 }
 
 // ------------------------------------------------------------------ networks
