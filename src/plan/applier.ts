@@ -96,8 +96,8 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
       throw new BerthError(
         'INVALID_ARGUMENT',
         plan.mode === 'destroy'
-          ? `this destroy plan removes everything workspace ${plan.workspace} manages; apply it with allowDestroy (--auto-approve on the CLI)`
-          : `this plan would ${destructive.effective} ${destructive.key}, losing its data; apply it with allowDestroy (--allow-destroy)`,
+          ? `this destroy plan removes everything workspace ${plan.workspace} manages; run \`berth destroy\`, or apply the plan file with \`berth apply --allow-destroy FILE\` (allowDestroy in the library)`
+          : `this plan would ${destructive.effective} ${destructive.key}, losing its data; apply it with \`--allow-destroy\` (allowDestroy in the library) if that is intended`,
         { details: { key: destructive.key } },
       );
     }
@@ -114,6 +114,11 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
 export async function applyPlan(handle: Store, plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
   assertApplicable(plan, opts);
   const store = handle.withNamespace(plan.namespace);
+  // A caller that took the lock before planning (the CLI, through its prompt) keeps it.
+  if (opts.lockId !== undefined) {
+    const lockId = opts.lockId;
+    return store.transaction((tx) => applyInTransaction(tx, plan, lockId, opts));
+  }
   const lock = await store.workspaces.lock(plan.workspace, {
     operation: plan.mode === 'destroy' ? 'destroy' : 'apply',
     info: `plan ${plan.digest.slice(0, 12)}`,

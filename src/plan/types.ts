@@ -165,6 +165,11 @@ export interface PlanOptions {
 export interface ApplyOptions {
   /** How long to wait for the workspace lock (default 0: fail at once with LOCKED). */
   lockTimeoutMs?: number;
+  /**
+   * The id of the workspace lock the caller already holds (taken before planning, as
+   * Terraform does); apply then takes no lock of its own and leaves this one held.
+   */
+  lockId?: string;
   /** Required for a destroy plan and for any delete or replace of a volume (data loss). */
   allowDestroy?: boolean;
   /** Called before each step (for progress output). */

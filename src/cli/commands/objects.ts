@@ -35,7 +35,7 @@ function statusText(c: ContainerSummary, now: number): string {
       return startedAt ? `Up ${relativeTime(startedAt, now).replace(/ ago$/, '')}` : 'Up';
     case 'exited':
     case 'stopped':
-      return `Exited (${exitCode ?? 0})${finishedAt ? ' ' + relativeTime(finishedAt, now) : ''}`;
+      return `Exited${exitCode === null || exitCode === undefined ? '' : ` (${exitCode})`}${finishedAt ? ' ' + relativeTime(finishedAt, now) : ''}`;
     case 'created':
     case 'configured':
       return 'Created';
