@@ -7,6 +7,7 @@ import {
   asStackState,
   observe,
   planDigest,
+  withNamesRestored,
   PLAN_FORMAT,
   STACK_STATE_KIND,
   type Plan,
@@ -156,7 +157,10 @@ async function applyInTransaction(
       { details: { basis: plan.basis, current: { lineage: current.lineage, serial: current.serial } } },
     );
   }
-  const observed = await observe(store);
+  const back = new Map(
+    plan.changes.filter((c) => c.renamedFrom !== undefined).map((c) => [c.key, `${c.kind}/${c.renamedFrom}`]),
+  );
+  const observed = withNamesRestored(await observe(store), back);
   for (const c of plan.changes) {
     const have = observed.objects.get(c.key);
     const expected = c.before?.digest;
@@ -301,11 +305,15 @@ async function updateObject(store: Transaction, c: PlanChange, ws: string, ids: 
     await store.rewriteVolumeConfig(vol, { ...vol.config, labels: managedLabels((spec as VolumeSpecC).labels, ws) });
   } else if (c.kind === 'pod') {
     const pod = await store.pod(idOf(ids, c.key));
-    await store.rewritePodConfig(pod, { ...pod.config, labels: managedLabels((spec as PodSpecC).labels, ws) });
+    await store.rewritePodConfig(pod, {
+      ...pod.config,
+      name: c.name,
+      labels: managedLabels((spec as PodSpecC).labels, ws),
+    });
   } else {
     const ctr = await store.container(idOf(ids, c.key));
     const want = containerConfig(spec as ContainerSpecC, c.name, ws, ids);
-    const next: ContainerConfig = { ...ctr.config, labels: want.labels };
+    const next: ContainerConfig = { ...ctr.config, name: c.name, labels: want.labels };
     delete next.namedVolumes;
     delete next.networks;
     if (want.namedVolumes) next.namedVolumes = want.namedVolumes;

@@ -75,6 +75,7 @@ function attributes(c: PlanChange): Attr[] {
   if (c.effective === 'delete') return [...before].map(([path, v]) => ({ path, before: v, forces: false }));
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
   const attrs: Attr[] = [];
+  if (c.renamedFrom !== undefined) attrs.push({ path: 'name', before: c.renamedFrom, after: c.name, forces: false });
   for (const path of paths) {
     const b = before.get(path);
     const a = after.get(path);
@@ -140,7 +141,14 @@ export function renderPlan(plan: Plan, opts: RenderOptions = {}): string {
   if (plan.drift.length > 0) {
     lines.push('', 'Drift: changed outside berth since the last apply:');
     for (const d of plan.drift) {
-      lines.push(`  ${d.key}: ${d.missing ? 'missing from the store' : `${d.fields.join(', ')} changed`}`);
+      const other = d.fields.filter((f) => f !== 'name' || d.renamedTo === undefined);
+      const what = d.missing
+        ? ['missing from the store']
+        : [
+            ...(d.renamedTo !== undefined ? [`renamed to ${d.renamedTo}`] : []),
+            ...(other.length > 0 ? [`${other.join(', ')} changed`] : []),
+          ];
+      lines.push(`  ${d.key}: ${what.join('; ')}`);
     }
   }
   const unpruned = plan.orphans.filter(

@@ -106,6 +106,11 @@ export interface PlanChange {
   replaceFields: string[];
   /** Replaced because a container it depends on is replaced or removed. */
   cascadeFrom?: string;
+  /**
+   * The name the object has in the store now, when it was renamed outside the manifest
+   * (`berth container rename`): apply renames it back, keeping its id.
+   */
+  renamedFrom?: string;
   /** Deletes or replaces a volume: its data is lost (apply needs allowDestroy). */
   destructive: boolean;
   orphan: boolean;
@@ -118,6 +123,8 @@ export interface DriftEntry {
   key: string;
   fields: string[];
   missing: boolean;
+  /** The object's name in the store now, when it was renamed (same id) since the last apply. */
+  renamedTo?: string;
 }
 
 /** One step of an apply, in dependency order. */
