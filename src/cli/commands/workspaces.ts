@@ -182,6 +182,16 @@ export async function stateRollback(
   const name = ctx.selectedWorkspace().name;
   const result = await withWorkspaceLock(ctx, store, name, 'rollback', async (lockId) => {
     const current = await store.workspaces.readState(name);
+    const kept =
+      serial <= current.serial &&
+      (await store.workspaces.history(name, { limit: current.serial - serial + 1 })).some((v) => v.serial === serial);
+    if (!kept) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `workspace ${name} has no serial ${serial} in its history; list it with \`berth state history\``,
+        { details: { name, serial } },
+      );
+    }
     await ctx.confirm(
       `Roll workspace "${name}" back to serial ${serial}?\n  berth will write that version as serial ${current.serial + 1}; serial ${current.serial} stays in the history.`,
       opts.force,
