@@ -1,4 +1,4 @@
-import { canonicalJson } from '../engine/canonical-json.js';
+import { canonicalJson, compareCodeUnits } from '../engine/canonical-json.js';
 import { ciphertextKeyId } from '../engine/secrets/crypto.js';
 import type { ContainerSpecC, Plan, PlanChange, StackSpec } from './types.js';
 
@@ -57,7 +57,8 @@ function flatten(spec: StackSpec | undefined): Map<string, unknown> {
     if (Array.isArray(value)) {
       if (value.length > 0) out.set(field, value);
     } else if (typeof value === 'object') {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) out.set(`${field}.${k}`, v);
+      const entries = Object.entries(value as Record<string, unknown>);
+      for (const [k, v] of entries.sort(([a], [b]) => compareCodeUnits(a, b))) out.set(`${field}.${k}`, v);
     } else out.set(field, value);
   }
   return out;
