@@ -4,6 +4,7 @@ import { BerthError } from '../../errors.js';
 import { loadManifest, type Manifest } from '../../plan/manifest.js';
 import { manifestContainers } from '../../plan/manifest-containers.js';
 import { planIsEmpty, planToJson, type Plan } from '../../plan/planner.js';
+import { assertApplicable } from '../../plan/applier.js';
 import { renderPlan } from '../../plan/render.js';
 import type { ApplyResult, LockInfo } from '../../index.js';
 import { DEFAULT_MANIFEST, type CliContext } from '../cli-context.js';
@@ -175,6 +176,9 @@ export async function apply(ctx: CliContext, planFile: string | undefined, opts:
       if (ctx.json) ctx.printJson({ applied: false, plan: p.digest, summary: p.summary });
       return;
     }
+    // A plan apply would refuse (data loss without --allow-destroy, a name taken) is
+    // refused before the question, not after the answer.
+    assertApplicable(p, { allowDestroy: opts.allowDestroy === true });
     await ctx.confirm(
       opts.refreshOnly
         ? '\nWould you like to update the workspace state to reflect these detected changes?'

@@ -101,7 +101,14 @@ export async function workspaceDelete(ctx: CliContext, name: string, opts: { for
       { details: { name } },
     );
   }
-  const info = await store.workspaces.get(name);
+  const info = await store.workspaces.get(name).catch((err: unknown) => {
+    if (!(err instanceof BerthError && err.code === 'NO_SUCH_WORKSPACE')) throw err;
+    throw new BerthError(
+      'NO_SUCH_WORKSPACE',
+      `workspace ${name} does not exist in namespace ${JSON.stringify(store.namespace)}; nothing to delete; list the workspaces with \`berth workspace list\``,
+      { details: err.details },
+    );
+  });
   await store.workspaces.delete(name, { force: opts.force === true });
   const m = info.managed;
   const left = [
