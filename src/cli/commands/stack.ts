@@ -143,7 +143,10 @@ async function underStackLock<T>(
   }
 }
 
-/** After an apply from a manifest, later commands in this folder find the workspace in its namespace. */
+/**
+ * After an apply from a manifest or a saved plan, later commands in this folder find the
+ * workspace in its namespace (unless BERTH_WORKSPACE selects the workspace).
+ */
 function rememberNamespace(ctx: CliContext, namespace: string, source: string): void {
   const sel = ctx.selectedWorkspace();
   if (source === 'manifest' && sel.source !== 'env') ctx.selectWorkspace(sel.name, namespace);
@@ -173,6 +176,7 @@ export async function apply(ctx: CliContext, planFile: string | undefined, opts:
     const { store, plan: p, namespace, source } = await makeCliPlan(ctx, planOpts);
     if (!ctx.json) process.stdout.write(renderPlan(p, { colour: ctx.colour }));
     if (planIsEmpty(p)) {
+      rememberNamespace(ctx, namespace, source);
       if (ctx.json) ctx.printJson({ applied: false, plan: p.digest, summary: p.summary });
       return;
     }
@@ -225,6 +229,7 @@ async function applySaved(ctx: CliContext, planFile: string, opts: ApplyCommandO
       ? { onProgress: progress(ctx, p.steps.length)! }
       : {}),
   });
+  rememberNamespace(ctx, result.namespace, 'manifest');
   printApplied(ctx, result);
 }
 
