@@ -261,6 +261,20 @@ export async function makePlan(
     }
   }
 
+  // Names are unique store-wide: a create whose name an object of another namespace
+  // holds would be refused at apply, so the plan shows it blocked now.
+  const creates = changes.filter((c) => c.effective === 'create');
+  for (const held of await store.namesHeldElsewhere(creates.map((c) => ({ kind: c.kind, name: c.name })))) {
+    const c = creates.find((x) => x.kind === held.kind && x.name === held.name)!;
+    const h = held.holder;
+    c.effective = 'noop';
+    c.blocked = {
+      reason: 'name_conflict',
+      message: `the name ${c.name} is taken by ${h.kind} ${h.id} in namespace ${JSON.stringify(h.namespace)} (names are unique across namespaces)`,
+      owner: { kind: h.kind, id: h.id },
+    };
+  }
+
   if (mode === 'refresh-only') {
     // Nothing changes, but apply checks these against the store: what it records must be
     // what this plan showed.

@@ -237,3 +237,19 @@ describe('plan rendering (golden)', () => {
     expect(objectLines(text)).toEqual(jsonLines(plan));
   });
 });
+
+describe('names held in another namespace', () => {
+  it('a create whose name another namespace holds is shown blocked, and apply refuses it before changing anything', async () => {
+    const root = await openBerth({ secretsKey: generateSecretsKey() });
+    await root.addPod({ config: { name: 'web', namespace: 'blog' }, state: {} });
+    const store = root.withNamespace('shop');
+    const plan = await store.plan('default', manifest(V1));
+    const text = renderPlan(plan);
+    expect(text).toMatch(
+      /^ {4}! pod\/web — blocked \(name_conflict\): the name web is taken by pod [0-9a-f]{64} in namespace "blog" \(names are unique across namespaces\)$/m,
+    );
+    expect(objectLines(text)).toEqual(jsonLines(plan));
+    await expect(store.apply(plan)).rejects.toMatchObject({ code: 'POD_EXISTS' });
+    expect(await store.allContainers()).toEqual([]);
+  });
+});
