@@ -6,6 +6,7 @@ import {
   fails,
   failsJson,
   hexId,
+  holdLockInChild,
   ok,
   okJson,
   requireBuiltCli,
@@ -251,6 +252,30 @@ describe.concurrent('the workspace lock around plan and apply', () => {
     expect(r.stderr).toContain(`berth force-unlock ${id}`);
     const doc = okJson<{ lock: { id: string } }>(await w.run(['plan', '--format', 'json']));
     expect(doc.lock.id).toBe(id);
+  });
+});
+
+describe.concurrent('a stale lock, found by plan and by doctor --repair', () => {
+  it('plan calls a lock whose holder died stale and names force-unlock; doctor --repair asks before breaking it', async (t) => {
+    const w = cliWorld(t);
+    write(w, 'berth.yaml', SHOP.replace('namespace: shop\n', ''));
+    const holder = await holdLockInChild(w, 'default', 'apply');
+    holder.kill('SIGKILL');
+    await holder.done;
+    const r = await w.run(['plan']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^Note: the workspace lock is stale \(.+\): held by \S+ \(pid \d+ on \S+, operation "apply"\)/m,
+    );
+    expect(r.stderr).toContain(`If that process is gone, break it with: berth force-unlock ${holder.id}`);
+    const before = readdirSync(dirname(w.store));
+    expect(fails(await w.run(['doctor', '--repair']))).toMatch(/pass --force/);
+    expect(readdirSync(dirname(w.store)), 'nothing was written').toEqual(before);
+    expect((await w.locks()).map((l) => l.id)).toEqual([holder.id]);
+    const repaired = await w.run(['doctor', '--repair', '--force']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stderr).toMatch(/broke 1 stale lock/);
+    expect(await w.locks()).toEqual([]);
   });
 });
 

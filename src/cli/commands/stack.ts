@@ -283,7 +283,7 @@ export async function graph(ctx: CliContext, opts: { file?: string; mermaid?: bo
         edges.push([`container/${c.name}`, `volume/${v.slice(0, v.indexOf(':'))}`, 'mounts']);
     }
   } else {
-    const store = await ctx.open();
+    const { store } = await ctx.openStack();
     const managed = await store.workspaces.managed(ctx.selectedWorkspace().name);
     const pods = new Map(managed.pods.map((p) => [p.config.id, p.config.name]));
     const names = new Map(managed.containers.map((c) => [c.config.id, c.config.name]));

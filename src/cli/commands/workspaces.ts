@@ -275,7 +275,8 @@ function lockRows(ctx: CliContext, locks: LockInfo[]): string[][] {
 
 /** `berth state locks`: every lock, stale ones marked. */
 export async function stateLocks(ctx: CliContext): Promise<void> {
-  const { store } = await ctx.openStack();
+  // Every lock of the store (or of --namespace), as force-unlock finds a lock by id among all keys.
+  const store = await ctx.open();
   const locks = await store.locks.list();
   if (ctx.json) return ctx.printJson({ locks });
   if (locks.length === 0) return ctx.out('No locks are held.');
