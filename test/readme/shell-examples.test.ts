@@ -77,5 +77,5 @@ describe('README shell examples', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });

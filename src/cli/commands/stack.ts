@@ -36,12 +36,12 @@ export interface PlanCommandOptions {
 }
 
 /** A held workspace lock as a plan reports it: who, since when, and how to break it. */
-function describeHeldLock(lock: LockInfo): string {
+function describeHeldLock(workspace: string, lock: LockInfo): string {
   const since = `${lock.createdAt} (${relativeTime(lock.createdAt)})`;
   const info = lock.info ? `, "${lock.info}"` : '';
   return lock.stale
     ? `Note: the workspace lock is stale (${lock.staleReason}): held by ${lock.who} (pid ${lock.pid} on ${lock.host}, operation "${lock.operation}"${info}) since ${since}. If that process is gone, break it with: berth force-unlock ${lock.id}`
-    : `Note: workspace "${lock.key.split('/').pop()}" is locked by ${lock.who} (pid ${lock.pid} on ${lock.host}, operation "${lock.operation}"${info}) since ${since}; an apply now waits for it or fails. If no one holds it any more, run: berth force-unlock ${lock.id}`;
+    : `Note: workspace "${workspace}" is locked by ${lock.who} (pid ${lock.pid} on ${lock.host}, operation "${lock.operation}"${info}) since ${since}; an apply now waits for it or fails. If no one holds it any more, run: berth force-unlock ${lock.id}`;
 }
 
 /** Rewords "no such workspace" with the namespace and the command that creates it there. */
@@ -101,7 +101,7 @@ export async function plan(ctx: CliContext, opts: PlanCommandOptions): Promise<n
   else {
     process.stdout.write(renderPlan(p, { colour: ctx.colour }));
     if (opts.out) ctx.out(`\nSaved the plan to ${opts.out}. Apply exactly this plan with: berth apply ${opts.out}`);
-    if (lock) ctx.note(describeHeldLock(lock));
+    if (lock) ctx.note(describeHeldLock(p.workspace, lock));
   }
   return opts.detailedExitcode && !planIsEmpty(p) ? 2 : 0;
 }
