@@ -22,7 +22,7 @@ import * as maintenance from './engine/maintenance.js';
 import * as containers from './engine/objects/containers.js';
 import { prepareNewContainer, prepareNewPod, prepareNewVolume } from './engine/objects/input.js';
 import * as pods from './engine/objects/pods.js';
-import { findObject, namesHeldElsewhere, type ForeignName } from './engine/objects/registry.js';
+import { findObject, namesHeldElsewhere } from './engine/objects/registry.js';
 import { toContainer, toPod, toVolume } from './engine/objects/rows.js';
 import * as runtime from './engine/objects/runtime.js';
 import * as volumes from './engine/objects/volumes.js';
@@ -73,6 +73,7 @@ import type {
   TerraformStateFile,
   WorkspaceLockOptions,
   WriteTerraformStateOptions,
+  ForeignName,
 } from './engine/types.js';
 import { DB_CONFIG_FIELDS } from './engine/types.js';
 import { assertNonEmpty, assertPlainObject, toJson } from './engine/validate.js';

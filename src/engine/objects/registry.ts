@@ -1,5 +1,6 @@
 import { BerthError } from '../../errors.js';
 import type { Tx } from '../context.js';
+import type { ForeignName } from '../types.js';
 import { findIdOrName, getVolume } from './queries.js';
 
 /*
@@ -46,13 +47,6 @@ export async function findObject(
   id: string,
 ): Promise<{ kind: 'container' | 'pod'; name: string; namespace: string } | undefined> {
   return (await tx.q.all(findIdOrName, { id, name: '' })).find((r) => r.id === id);
-}
-
-/** A name a plan wants, and the object of another namespace that holds it. */
-export interface ForeignName {
-  kind: 'container' | 'pod' | 'volume';
-  name: string;
-  holder: { kind: 'container' | 'pod' | 'volume'; id: string; namespace: string };
 }
 
 /**
