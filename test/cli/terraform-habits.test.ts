@@ -173,6 +173,19 @@ describe.concurrent('exit 2 for usage mistakes, with the JSON error document', (
     failsJson(await w.run(['workspace', 'select', 'nosuch', '--format', 'json']), 'NO_SUCH_WORKSPACE', 1);
     failsJson(await w.run(['force-unlock', 'nosuch', '--force', '--format', 'json']), 'NOT_LOCKED', 1);
     failsJson(await w.run(['state', 'rollback', '9', '--force', '--format', 'json']), 'INVALID_ARGUMENT', 1);
+    // A store path under a file: the store cannot be there.
+    writeFileSync(join(w.dir, 'a-file'), '');
+    failsJson(
+      await w.run(['ps', '--format', 'json'], { env: { BERTH_STORE: join(w.dir, 'a-file', 'berth.db') } }),
+      'STORE_UNAVAILABLE',
+      1,
+    );
+    failsJson(await w.run(['serve', '--listen', '0.0.0.0:0', '--format', 'json']), 'INVALID_ARGUMENT', 1);
+    failsJson(
+      await w.run(['serve', '--listen', '127.0.0.1:0', '--token-file', join(w.dir, 'nosuch'), '--format', 'json']),
+      'INVALID_ARGUMENT',
+      1,
+    );
   });
 });
 
