@@ -68,8 +68,9 @@ interface CliPlan {
 }
 
 /**
- * Plans in the stack namespace (DESIGN.md §4: --namespace > manifest > saved selection >
- * ''). A destroy or refresh-only plan reads no manifest but for its namespace.
+ * Plans in the stack namespace (the CLI's rule, `resolveStackNamespace`: --namespace >
+ * manifest > saved selection > ''). A destroy or refresh-only plan reads no manifest but
+ * for its namespace.
  */
 async function makeCliPlan(ctx: CliContext, opts: PlanCommandOptions): Promise<CliPlan> {
   const mode = opts.destroy ? 'destroy' : opts.refreshOnly ? 'refresh-only' : 'apply';
@@ -147,9 +148,11 @@ async function underStackLock<T>(
  * After an apply from a manifest or a saved plan, later commands in this folder find the
  * workspace in its namespace (unless BERTH_WORKSPACE selects the workspace).
  */
-function rememberNamespace(ctx: CliContext, namespace: string, source: string): void {
+function rememberNamespace(ctx: CliContext, workspace: string, namespace: string, source: string): void {
   const sel = ctx.selectedWorkspace();
-  if (source === 'manifest' && sel.source !== 'env') ctx.selectWorkspace(sel.name, namespace);
+  if (source === 'manifest' && sel.source !== 'env' && sel.name === workspace) {
+    ctx.selectWorkspace(sel.name, namespace);
+  }
 }
 
 export interface ApplyCommandOptions {
@@ -176,7 +179,7 @@ export async function apply(ctx: CliContext, planFile: string | undefined, opts:
     const { store, plan: p, namespace, source } = await makeCliPlan(ctx, planOpts);
     if (!ctx.json) process.stdout.write(renderPlan(p, { colour: ctx.colour }));
     if (planIsEmpty(p)) {
-      rememberNamespace(ctx, namespace, source);
+      rememberNamespace(ctx, p.workspace, namespace, source);
       if (ctx.json) ctx.printJson({ applied: false, plan: p.digest, summary: p.summary });
       return;
     }
@@ -195,7 +198,7 @@ export async function apply(ctx: CliContext, planFile: string | undefined, opts:
       allowDestroy: opts.allowDestroy === true,
       ...(progress(ctx, p.steps.length) ? { onProgress: progress(ctx, p.steps.length)! } : {}),
     });
-    rememberNamespace(ctx, namespace, source);
+    rememberNamespace(ctx, p.workspace, namespace, source);
     printApplied(ctx, result);
   });
 }
@@ -229,7 +232,7 @@ async function applySaved(ctx: CliContext, planFile: string, opts: ApplyCommandO
       ? { onProgress: progress(ctx, p.steps.length)! }
       : {}),
   });
-  rememberNamespace(ctx, result.namespace, 'manifest');
+  rememberNamespace(ctx, result.workspace, result.namespace, 'manifest');
   printApplied(ctx, result);
 }
 
