@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isMap, isScalar, parseDocument } from 'yaml';
 import type { Store } from '../store.js';
 import { BerthError } from '../errors.js';
 import { openStore } from '../open-store.js';
@@ -38,36 +37,6 @@ export function resolveStackNamespace(input: {
   if (input.manifest !== undefined) return { namespace: input.manifest, source: 'manifest' };
   if (input.saved !== undefined) return { namespace: input.saved, source: 'selection' };
   return { namespace: '', source: 'default' };
-}
-
-/**
- * The `namespace:` a manifest declares (undefined when it declares none), read without
- * checking the rest of the manifest (plan and apply check it all).
- * @throws MANIFEST_INVALID when the file cannot be read or is not YAML
- */
-export function manifestNamespace(path: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
-    throw new BerthError('MANIFEST_INVALID', `cannot read manifest ${path}: ${why}`, {
-      details: { file: path },
-      cause: err,
-    });
-  }
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new BerthError(
-      'MANIFEST_INVALID',
-      `${path} is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); fix it, or pass --namespace NS to choose the namespace without it`,
-      { details: { file: path } },
-    );
-  }
-  const root = doc.contents;
-  if (!isMap(root)) return undefined;
-  const ns = root.get('namespace', true);
-  return isScalar(ns) && typeof ns.value === 'string' ? ns.value : undefined;
 }
 
 /** What .berth/workspace records: the selected workspace and the namespace it lives in. */
@@ -129,11 +98,14 @@ export class CliContext {
    * The namespace of a workspace, state, plan, apply or destroy command, by the rule of
    * `resolveStackNamespace`; `file` is the command's `-f FILE` (else ./berth.yaml if present).
    */
-  stackNamespace(file?: string): { namespace: string; source: NamespaceSource; manifest?: string } {
+  async stackNamespace(file?: string): Promise<{ namespace: string; source: NamespaceSource; manifest?: string }> {
     const flag = this.options.namespace;
     const path = file ?? (existsSync(resolve(this.cwd, DEFAULT_MANIFEST)) ? DEFAULT_MANIFEST : undefined);
+    // The YAML parser is loaded only when a manifest is in use (`berth ps` never pays for it).
     const fromManifest =
-      flag === undefined && path !== undefined ? manifestNamespace(resolve(this.cwd, path)) : undefined;
+      flag === undefined && path !== undefined
+        ? (await import('./manifest-namespace.js')).manifestNamespace(resolve(this.cwd, path))
+        : undefined;
     const resolved = resolveStackNamespace({
       flag,
       manifest: fromManifest,
@@ -144,7 +116,7 @@ export class CliContext {
 
   /** Opens the store confined to the stack namespace (see `stackNamespace`). */
   async openStack(file?: string): Promise<{ store: Store; namespace: string; source: NamespaceSource }> {
-    const { namespace, source } = this.stackNamespace(file);
+    const { namespace, source } = await this.stackNamespace(file);
     if (this.store && this.storeNamespace !== namespace) await this.close();
     this.storeNamespace = namespace;
     return { store: await this.open(), namespace, source };

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CliContext, manifestNamespace, readSavedSelection, resolveStackNamespace } from '../../src/cli/cli-context.js';
+import { CliContext, readSavedSelection, resolveStackNamespace } from '../../src/cli/cli-context.js';
+import { manifestNamespace } from '../../src/cli/manifest-namespace.js';
 import { buildProgram, terraformSpellings } from '../../src/cli/main.js';
 
 /*
@@ -35,7 +36,7 @@ describe('resolveStackNamespace: --namespace > manifest > saved selection > ""',
     expect(resolveStackNamespace({ flag: '', manifest: 'b' })).toEqual({ namespace: '', source: 'flag' });
   });
 
-  it('CliContext reads the manifest in use (-f, else ./berth.yaml) and .berth/workspace', () => {
+  it('CliContext reads the manifest in use (-f, else ./berth.yaml) and .berth/workspace', async () => {
     const cwd = folder({
       'berth.yaml': 'version: 1\nnamespace: shop\n',
       'other.yaml': 'version: 1\nnamespace: ci\n',
@@ -44,13 +45,13 @@ describe('resolveStackNamespace: --namespace > manifest > saved selection > ""',
     });
     const ctx = (namespace?: string): CliContext =>
       new CliContext({ format: 'table', ...(namespace !== undefined ? { namespace } : {}) }, {}, cwd);
-    expect(ctx().stackNamespace()).toMatchObject({ namespace: 'shop', source: 'manifest' });
-    expect(ctx().stackNamespace('other.yaml')).toMatchObject({ namespace: 'ci', source: 'manifest' });
-    expect(ctx().stackNamespace('plain.yaml')).toMatchObject({ namespace: 'saved', source: 'selection' });
-    expect(ctx('x').stackNamespace('other.yaml')).toMatchObject({ namespace: 'x', source: 'flag' });
+    expect(await ctx().stackNamespace()).toMatchObject({ namespace: 'shop', source: 'manifest' });
+    expect(await ctx().stackNamespace('other.yaml')).toMatchObject({ namespace: 'ci', source: 'manifest' });
+    expect(await ctx().stackNamespace('plain.yaml')).toMatchObject({ namespace: 'saved', source: 'selection' });
+    expect(await ctx('x').stackNamespace('other.yaml')).toMatchObject({ namespace: 'x', source: 'flag' });
     expect(ctx().selectedWorkspace()).toEqual({ name: 'staging', source: 'file' });
     const bare = folder();
-    expect(new CliContext({ format: 'table' }, {}, bare).stackNamespace()).toEqual({
+    expect(await new CliContext({ format: 'table' }, {}, bare).stackNamespace()).toEqual({
       namespace: '',
       source: 'default',
     });
