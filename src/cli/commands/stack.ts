@@ -4,7 +4,6 @@ import { BerthError } from '../../errors.js';
 import { loadManifest, type Manifest } from '../../plan/manifest.js';
 import { manifestContainers } from '../../plan/manifest-containers.js';
 import { planIsEmpty, planToJson, type Plan } from '../../plan/planner.js';
-import { assertApplicable } from '../../plan/applier.js';
 import { renderPlan } from '../../plan/render.js';
 import type { ApplyResult, LockInfo } from '../../index.js';
 import { DEFAULT_MANIFEST, type CliContext } from '../cli-context.js';
@@ -185,6 +184,7 @@ export async function apply(ctx: CliContext, planFile: string | undefined, opts:
     }
     // A plan apply would refuse (data loss without --allow-destroy, a name taken) is
     // refused before the question, not after the answer.
+    const { assertApplicable } = await import('../../plan/applier.js');
     assertApplicable(p, { allowDestroy: opts.allowDestroy === true });
     await ctx.confirm(
       opts.refreshOnly
