@@ -386,6 +386,25 @@ describe.concurrent('operations that ask first, and what they report', () => {
     expect(inspected!.state.exitCode).toBeUndefined();
   });
 
+  it('refresh and state rollback ask on a terminal: only yes goes on', async (t) => {
+    const w = cliWorld(t);
+    await w.seed(async (s) => {
+      await s.workspaces.writeState('default', { n: 1 });
+      await s.workspaces.writeState('default', { n: 2 });
+    });
+    const no = runInPty(w, ['state', 'rollback', '1']);
+    expect(await no.waitFor('Enter a value')).toMatch(/Roll workspace "default" back to serial 1\?/);
+    no.write('no\n');
+    expect((await no.done).code, no.output()).toBe(1);
+    expect((await w.readState('default')).serial).toBe(2);
+    expect(await w.locks(), 'the lock taken for the question is released').toEqual([]);
+    const refresh = runInPty(w, ['refresh']);
+    expect(await refresh.waitFor('Enter a value')).toMatch(/0 running container\(s\) will be marked exited/);
+    refresh.write('yes\n');
+    expect((await refresh.done).code, refresh.output()).toBe(0);
+    expect(refresh.output()).toMatch(/Runtime state reset/);
+  });
+
   it('state rollback asks: without a terminal it needs --force and changes nothing', async (t) => {
     const w = cliWorld(t);
     await w.seed(async (s) => {
