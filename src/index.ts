@@ -78,6 +78,7 @@ export type {
   ListEventsOptions,
   NewEvent,
   Snapshot,
+  ForeignName,
   DiagnosisReport,
   RepairReport,
   PodmanState,

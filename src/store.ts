@@ -22,7 +22,7 @@ import * as maintenance from './engine/maintenance.js';
 import * as containers from './engine/objects/containers.js';
 import { prepareNewContainer, prepareNewPod, prepareNewVolume } from './engine/objects/input.js';
 import * as pods from './engine/objects/pods.js';
-import { findObject } from './engine/objects/registry.js';
+import { findObject, namesHeldElsewhere } from './engine/objects/registry.js';
 import { toContainer, toPod, toVolume } from './engine/objects/rows.js';
 import * as runtime from './engine/objects/runtime.js';
 import * as volumes from './engine/objects/volumes.js';
@@ -73,6 +73,7 @@ import type {
   TerraformStateFile,
   WorkspaceLockOptions,
   WriteTerraformStateOptions,
+  ForeignName,
 } from './engine/types.js';
 import { DB_CONFIG_FIELDS } from './engine/types.js';
 import { assertNonEmpty, assertPlainObject, toJson } from './engine/validate.js';
@@ -375,6 +376,18 @@ export class Store {
    */
   async snapshot(): Promise<Snapshot> {
     return this.#read((tx) => maintenance.snapshot(tx));
+  }
+
+  /**
+   * Which of these names an object outside the handle's namespace holds (names are
+   * unique store-wide): a plan shows such a create blocked instead of failing at apply.
+   * @throws only the store's faults (STORE_CLOSED, STORE_BUSY, STORE_UNAVAILABLE)
+   */
+  async namesHeldElsewhere(
+    wanted: readonly { kind: 'container' | 'pod' | 'volume'; name: string }[],
+  ): Promise<ForeignName[]> {
+    if (wanted.length === 0) return [];
+    return this.#read((tx) => namesHeldElsewhere(tx, wanted));
   }
 
   // ---------------------------------------------------------------- containers

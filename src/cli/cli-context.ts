@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Store } from '../store.js';
 import { BerthError } from '../errors.js';
 import { assertNamespace } from '../engine/rules/namespaces.js';
@@ -25,12 +25,56 @@ export interface GlobalOptions {
 /** Where the selected workspace is recorded, relative to the working directory (Terraform's .terraform/environment). */
 export const WORKSPACE_FILE = join('.berth', 'workspace');
 
+/** The manifest a stack command reads when no `-f FILE` is given. */
+export const DEFAULT_MANIFEST = 'berth.yaml';
+
+/** Where a stack command's namespace came from (the rule of `resolveStackNamespace`). */
+export type NamespaceSource = 'flag' | 'manifest' | 'selection' | 'default';
+
+/**
+ * The one namespace rule of `workspace`, `state`, `plan`, `apply` and `destroy`:
+ * `--namespace` > the manifest in use (its `namespace:`) > the namespace saved with the
+ * selection in .berth/workspace > `''`.
+ */
+export function resolveStackNamespace(input: {
+  flag?: string | undefined;
+  manifest?: string | undefined;
+  saved?: string | undefined;
+}): { namespace: string; source: NamespaceSource } {
+  if (input.flag !== undefined) return { namespace: input.flag, source: 'flag' };
+  if (input.manifest !== undefined) return { namespace: input.manifest, source: 'manifest' };
+  if (input.saved !== undefined) return { namespace: input.saved, source: 'selection' };
+  return { namespace: '', source: 'default' };
+}
+
+/** What .berth/workspace records: the selected workspace and the namespace it lives in. */
+export interface SavedSelection {
+  name: string;
+  namespace?: string;
+}
+
+/** Reads .berth/workspace: the name on the first line, then an optional `namespace=NS` line. */
+export function readSavedSelection(cwd: string): SavedSelection | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(cwd, WORKSPACE_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [first = '', ...rest] = text.split('\n').map((l) => l.trim());
+  const ns = rest.find((l) => l.startsWith('namespace='));
+  if (first === '' && ns === undefined) return undefined;
+  return { name: first === '' ? 'default' : first, ...(ns !== undefined ? { namespace: ns.slice(10) } : {}) };
+}
+
 /**
  * What a command needs from its surroundings: the store (opened on first use), output
  * streams, the format, and the client-local workspace selection.
  */
 export class CliContext {
   private store: Store | undefined;
+  /** The namespace the store is opened in (the stack rule's, once a stack command resolved it). */
+  private storeNamespace: string | undefined;
   readonly colour: boolean;
   readonly errColour: boolean;
 
@@ -50,9 +94,8 @@ export class CliContext {
   /** The store, opened once per command run. */
   async open(): Promise<Store> {
     if (!this.store) {
-      const namespace = this.options.namespace ?? '';
       try {
-        assertNamespace(namespace);
+        assertNamespace(this.options.namespace ?? '');
       } catch (err) {
         if (!(err instanceof BerthError)) throw err;
         throw new BerthError('INVALID_NAME', `--namespace: ${err.message}`, {
@@ -63,7 +106,7 @@ export class CliContext {
       try {
         this.store = await openStore({
           path: this.options.store,
-          namespace,
+          namespace: this.storeNamespace ?? this.options.namespace ?? '',
           ...(this.options.readOnly === true && named ? { create: false } : {}),
         });
       } catch (err) {
@@ -77,6 +120,34 @@ export class CliContext {
       }
     }
     return this.store;
+  }
+
+  /**
+   * The namespace of a workspace, state, plan, apply or destroy command, by the rule of
+   * `resolveStackNamespace`; `file` is the command's `-f FILE` (else ./berth.yaml if present).
+   */
+  async stackNamespace(file?: string): Promise<{ namespace: string; source: NamespaceSource; manifest?: string }> {
+    const flag = this.options.namespace;
+    const path = file ?? (existsSync(resolve(this.cwd, DEFAULT_MANIFEST)) ? DEFAULT_MANIFEST : undefined);
+    // The YAML parser is loaded only when a manifest is in use (`berth ps` never pays for it).
+    const fromManifest =
+      flag === undefined && path !== undefined
+        ? (await import('./manifest-namespace.js')).manifestNamespace(resolve(this.cwd, path))
+        : undefined;
+    const resolved = resolveStackNamespace({
+      flag,
+      manifest: fromManifest,
+      saved: readSavedSelection(this.cwd)?.namespace,
+    });
+    return { ...resolved, ...(fromManifest !== undefined ? { manifest: path } : {}) };
+  }
+
+  /** Opens the store confined to the stack namespace (see `stackNamespace`). */
+  async openStack(file?: string): Promise<{ store: Store; namespace: string; source: NamespaceSource }> {
+    const { namespace, source } = await this.stackNamespace(file);
+    if (this.store && this.storeNamespace !== namespace) await this.close();
+    this.storeNamespace = namespace;
+    return { store: await this.open(), namespace, source };
   }
 
   async close(): Promise<void> {
@@ -112,19 +183,18 @@ export class CliContext {
   selectedWorkspace(): { name: string; source: 'env' | 'file' | 'default' } {
     const fromEnv = this.env.BERTH_WORKSPACE;
     if (fromEnv) return { name: fromEnv, source: 'env' };
-    try {
-      const name = readFileSync(join(this.cwd, WORKSPACE_FILE), 'utf8').trim();
-      if (name !== '') return { name, source: 'file' };
-    } catch {
-      // No selection recorded here: the default workspace.
-    }
+    const saved = readSavedSelection(this.cwd);
+    if (saved) return { name: saved.name, source: 'file' };
     return { name: 'default', source: 'default' };
   }
 
-  /** Records the selected workspace in .berth/workspace of the working directory. */
-  selectWorkspace(name: string): void {
+  /**
+   * Records the selected workspace in .berth/workspace of the working directory, with the
+   * namespace it lives in (so later commands there find it without --namespace).
+   */
+  selectWorkspace(name: string, namespace: string): void {
     mkdirSync(join(this.cwd, '.berth'), { recursive: true });
-    writeFileSync(join(this.cwd, WORKSPACE_FILE), name + '\n');
+    writeFileSync(join(this.cwd, WORKSPACE_FILE), name + '\n' + (namespace === '' ? '' : `namespace=${namespace}\n`));
   }
 
   /**

@@ -11,13 +11,14 @@ import type { TemplateData, TemplateValue } from './template.js';
 /** A container summary with any subset of its fields (the listing reads only those asked for). */
 export type Row = Partial<ContainerSummary> & { id: string };
 
-/** podman's STATUS text: "Up 2 minutes", "Exited (0) 3 hours ago", "Created", from podman's state word. */
+/** podman's STATUS text: "Up 2 minutes", "Exited (0) 3 hours ago" (no code when none is known), "Created", from podman's state word. */
 export function statusText(c: Row, now: number): string {
   switch (c.state) {
     case 'running':
       return c.startedAt ? `Up ${relativeTime(c.startedAt, now).replace(/ ago$/, '')}` : 'Up';
     case 'exited':
-      return `Exited (${c.exitCode ?? 0})${c.finishedAt ? ' ' + relativeTime(c.finishedAt, now) : ''}`;
+      // A container berth saw stop without an exit code (refresh after a reboot) shows none.
+      return `Exited${c.exitCode === null || c.exitCode === undefined ? '' : ` (${c.exitCode})`}${c.finishedAt ? ' ' + relativeTime(c.finishedAt, now) : ''}`;
     case undefined:
       return '';
     default:

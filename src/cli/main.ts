@@ -67,6 +67,11 @@ function run(module: keyof typeof modules, name: string) {
         { format },
       );
     }
+    if (globals.lockTimeout !== undefined) {
+      // A malformed duration is a usage error, found before the store is opened.
+      const { parseDuration } = await import('./output.js');
+      parseDuration(globals.lockTimeout);
+    }
     const { CliContext } = await import('./cli-context.js');
     activeContext = new CliContext({
       store: globals.store,
@@ -302,6 +307,7 @@ export function buildProgram(): Command {
     .command('rollback')
     .description('write an earlier version of the state as a new version')
     .argument('<SERIAL>', 'the serial to roll back to')
+    .option('--force', 'do not ask for confirmation')
     .action(run('workspaces', 'stateRollback'));
   state
     .command('export')
@@ -352,11 +358,12 @@ export function buildProgram(): Command {
     .option('--auto-approve', 'do not ask for confirmation')
     .option('--allow-destroy', 'allow deleting or replacing volumes (their data is lost)')
     .option('--prune', 'also delete orphans in the namespace')
+    .option('--refresh-only', 'record out-of-band changes in the workspace state, changing no object')
     .action(run('stack', 'apply'));
   program
     .command('destroy')
-    .description('remove everything the selected workspace manages')
-    .option('-f, --file <FILE>', 'the manifest, for its namespace (default: berth.yaml if present)')
+    .description("remove everything the selected workspace's last apply manages (needs no manifest)")
+    .option('-f, --file <FILE>', 'a manifest, read only for its namespace (default: berth.yaml if present)')
     .option('--auto-approve', 'do not ask for confirmation')
     .action(run('stack', 'destroy'));
   program
@@ -414,6 +421,7 @@ export function buildProgram(): Command {
     .command('doctor')
     .description('check the store: schema, integrity, references, locks, permissions')
     .option('--repair', 'after a backup, remove dangling references and stale locks')
+    .option('--force', 'repair without asking for confirmation')
     .action(run('admin', 'doctor'));
   program
     .command('backup')
@@ -442,7 +450,11 @@ export function buildProgram(): Command {
     .description('re-wrap every data key with a new secrets key (the current one must be set)')
     .requiredOption('--new-key-file <FILE>', 'a file holding the new key (FILE - reads stdin)')
     .action(run('admin', 'secretsRotateKey'));
-  program.command('refresh').description('reset runtime state as after a reboot').action(run('admin', 'refresh'));
+  program
+    .command('refresh')
+    .description('reset runtime state as after a reboot (asks for confirmation)')
+    .option('--force', 'do not ask for confirmation')
+    .action(run('admin', 'refresh'));
   program
     .command('migrate')
     .description("bring the store's schema up to this berth, or copy the whole store to another backend")
@@ -464,8 +476,20 @@ export function buildProgram(): Command {
     .description('print a shell completion script')
     .argument('<SHELL>', 'bash or zsh')
     .action(async (shell: string) => {
-      const { completionScript } = await import('./completion.js');
-      process.stdout.write(completionScript(buildProgram(), shell));
+      const [{ completionScript }, { usageError }, { BerthError }] = await Promise.all([
+        import('./completion.js'),
+        import('./output.js'),
+        import('../errors.js'),
+      ]);
+      let script: string;
+      try {
+        script = completionScript(buildProgram(), shell);
+      } catch (err) {
+        // An unknown shell name is a mistake in the command line: exit 2.
+        if (err instanceof BerthError && err.code === 'INVALID_ARGUMENT') throw usageError(err.message, err.details);
+        throw err;
+      }
+      process.stdout.write(script);
     });
 
   return program;
@@ -478,7 +502,7 @@ export async function main(argv: string[]): Promise<number> {
   const wantsJson = jsonRequested(argv);
   jsonErrors = wantsJson;
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(terraformSpellings(program, argv), { from: 'user' });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -498,6 +522,71 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await activeContext?.close().catch(() => undefined);
   }
+}
+
+/** A command's long options that are not `--no-…` negations, by name without dashes. */
+function longOptions(cmd: Command): Map<string, Option> {
+  const out = new Map<string, Option>();
+  for (const o of cmd.options) if (o.long) out.set(o.long.slice(2), o);
+  return out;
+}
+
+/**
+ * Terraform's single-dash long options (`-auto-approve`, `-out=FILE`, `-lock-timeout=10s`)
+ * rewritten to berth's `--` form before commander parses. A word is rewritten only where
+ * it is a long option of the command being run (or a global one), so that podman's short
+ * clusters keep their meaning (`ps -aq`, `ps -f status=exited`). Nothing after `--` is
+ * touched, nor anything after the first argument of a command that passes unknown options
+ * on (`container create IMAGE sh -c …`).
+ */
+export function terraformSpellings(program: Command, argv: readonly string[]): string[] {
+  const globals = longOptions(program);
+  let cmd = program;
+  let own = new Map<string, Option>();
+  let sawArgument = false;
+  const out: string[] = [];
+  const takesValue = (o: Option | undefined): boolean => o !== undefined && (o.required || o.optional);
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const passesUnknown = (cmd as unknown as { _allowUnknownOption?: boolean })._allowUnknownOption === true;
+    if (passesUnknown && sawArgument) {
+      out.push(word);
+      continue;
+    }
+    if (word.startsWith('--')) {
+      out.push(word);
+      const name = word.slice(2).split('=')[0]!;
+      const option = own.get(name) ?? globals.get(name);
+      if (!word.includes('=') && takesValue(option) && i + 1 < argv.length) out.push(argv[++i]!);
+      continue;
+    }
+    if (/^-[A-Za-z][A-Za-z0-9-]+(=.*)?$/.test(word)) {
+      const name = word.slice(1).split('=')[0]!;
+      const option = own.get(name) ?? globals.get(name);
+      if (option) {
+        out.push('-' + word);
+        if (!word.includes('=') && takesValue(option) && i + 1 < argv.length) out.push(argv[++i]!);
+        continue;
+      }
+    }
+    if (word.startsWith('-')) {
+      out.push(word);
+      const short = word.length === 2 ? cmd.options.find((o) => o.short === word) : undefined;
+      if (takesValue(short) && i + 1 < argv.length) out.push(argv[++i]!);
+      continue;
+    }
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub && !sawArgument) {
+      cmd = sub;
+      own = longOptions(sub);
+    } else sawArgument = true;
+    out.push(word);
+  }
+  return out;
 }
 
 /** commander's error text without its `error: ` prefix. */

@@ -563,3 +563,10 @@ export interface VolumeSummary {
   /** How many containers use it. */
   users: number;
 }
+
+/** A name a plan wants (`store.namesHeldElsewhere`), and the object of another namespace that holds it. */
+export interface ForeignName {
+  kind: 'container' | 'pod' | 'volume';
+  name: string;
+  holder: { kind: 'container' | 'pod' | 'volume'; id: string; namespace: string };
+}

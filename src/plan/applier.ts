@@ -7,6 +7,7 @@ import {
   asStackState,
   observe,
   planDigest,
+  withNamesRestored,
   PLAN_FORMAT,
   STACK_STATE_KIND,
   type Plan,
@@ -96,8 +97,8 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
       throw new BerthError(
         'INVALID_ARGUMENT',
         plan.mode === 'destroy'
-          ? `this destroy plan removes everything workspace ${plan.workspace} manages; apply it with allowDestroy (--auto-approve on the CLI)`
-          : `this plan would ${destructive.effective} ${destructive.key}, losing its data; apply it with allowDestroy (--allow-destroy)`,
+          ? `this destroy plan removes everything workspace ${plan.workspace} manages; run \`berth destroy\`, or apply the plan file with \`berth apply --allow-destroy FILE\` (allowDestroy in the library)`
+          : `this plan would ${destructive.effective} ${destructive.key}, losing its data; apply it with \`--allow-destroy\` (allowDestroy in the library) if that is intended`,
         { details: { key: destructive.key } },
       );
     }
@@ -114,6 +115,11 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
 export async function applyPlan(handle: Store, plan: Plan, opts: ApplyOptions = {}): Promise<ApplyResult> {
   assertApplicable(plan, opts);
   const store = handle.withNamespace(plan.namespace);
+  // A caller that took the lock before planning (the CLI, through its prompt) keeps it.
+  if (opts.lockId !== undefined) {
+    const lockId = opts.lockId;
+    return store.transaction((tx) => applyInTransaction(tx, plan, lockId, opts));
+  }
   const lock = await store.workspaces.lock(plan.workspace, {
     operation: plan.mode === 'destroy' ? 'destroy' : 'apply',
     info: `plan ${plan.digest.slice(0, 12)}`,
@@ -151,7 +157,10 @@ async function applyInTransaction(
       { details: { basis: plan.basis, current: { lineage: current.lineage, serial: current.serial } } },
     );
   }
-  const observed = await observe(store);
+  const back = new Map(
+    plan.changes.filter((c) => c.renamedFrom !== undefined).map((c) => [c.key, `${c.kind}/${c.renamedFrom}`]),
+  );
+  const observed = withNamesRestored(await observe(store), back);
   for (const c of plan.changes) {
     const have = observed.objects.get(c.key);
     const expected = c.before?.digest;
@@ -296,11 +305,15 @@ async function updateObject(store: Transaction, c: PlanChange, ws: string, ids: 
     await store.rewriteVolumeConfig(vol, { ...vol.config, labels: managedLabels((spec as VolumeSpecC).labels, ws) });
   } else if (c.kind === 'pod') {
     const pod = await store.pod(idOf(ids, c.key));
-    await store.rewritePodConfig(pod, { ...pod.config, labels: managedLabels((spec as PodSpecC).labels, ws) });
+    await store.rewritePodConfig(pod, {
+      ...pod.config,
+      name: c.name,
+      labels: managedLabels((spec as PodSpecC).labels, ws),
+    });
   } else {
     const ctr = await store.container(idOf(ids, c.key));
     const want = containerConfig(spec as ContainerSpecC, c.name, ws, ids);
-    const next: ContainerConfig = { ...ctr.config, labels: want.labels };
+    const next: ContainerConfig = { ...ctr.config, name: c.name, labels: want.labels };
     delete next.namedVolumes;
     delete next.networks;
     if (want.namedVolumes) next.namedVolumes = want.namedVolumes;

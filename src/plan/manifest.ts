@@ -19,6 +19,34 @@ const MANIFEST_VERSION = 1;
 const CONTAINER_KEYS = ['image', 'command', 'env', 'labels', 'dependsOn', 'volumes', 'networks'];
 const NETWORK_KEYS = ['aliases', 'interfaceName', 'staticIps', 'staticMac'];
 
+/** Edit distance between two short words, a swap of neighbours counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The allowed key nearest a mistyped one (`imgae` → `image`), when it is near enough. */
+function closest(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const word of allowed) {
+    const d = editDistance(key.toLowerCase(), word.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [word, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? best : undefined;
+}
+
 /** Walks the YAML tree, collecting problems with their line and column. */
 class Checker {
   readonly problems: ManifestProblem[] = [];
@@ -54,7 +82,13 @@ class Checker {
         continue;
       }
       if (allowed && !allowed.includes(key)) {
-        this.at(keyNode, `${path}.${key}`, `unknown key "${key}" in ${path}; allowed: ${allowed.join(', ')}`, key);
+        const near = closest(key, allowed);
+        this.at(
+          keyNode,
+          `${path}.${key}`,
+          `unknown key "${key}" in ${path}; ${near ? `did you mean "${near}"? ` : ''}allowed: ${allowed.join(', ')}`,
+          key,
+        );
         continue;
       }
       out.push([key, pair.value ?? null, keyNode]);
@@ -273,7 +307,10 @@ export function loadManifest(pathOrText: string): Manifest {
     const first = c.problems[0]!;
     throw new BerthError(
       'MANIFEST_INVALID',
-      `${source}:${first.line}:${first.column}: ${first.message}${c.problems.length > 1 ? ` (and ${c.problems.length - 1} more problem(s))` : ''}`,
+      [
+        `${source}:${first.line}:${first.column}: ${first.message}`,
+        ...c.problems.slice(1).map((p) => `  ${source}:${p.line}:${p.column}: ${p.message}`),
+      ].join('\n'),
       {
         details: {
           file: source,

@@ -1,9 +1,10 @@
-import { compareCodeUnits, documentChecksum } from '../engine/canonical-json.js';
+import { canonicalJson, compareCodeUnits, documentChecksum } from '../engine/canonical-json.js';
 import { WORKSPACE_LABEL } from '../engine/objects/input.js';
 import type { Store, Transaction } from '../store.js';
 import type { Container, Pod, Volume } from '../engine/types.js';
 import { BerthError } from '../errors.js';
 import type { Manifest } from './manifest.js';
+import { manifestContainers } from './manifest-containers.js';
 import {
   changedFields,
   desiredObjects,
@@ -66,6 +67,54 @@ export function observeSnapshot(containers: Container[], pods: Pod[], volumes: V
   return { objects };
 }
 
+/**
+ * Containers and pods of the last apply that the store now holds under another name (the
+ * same id, still managed by `workspace`): the recorded key → the key they have now.
+ */
+export function findRenames(previous: StackState | null, observed: Observed, workspace: string): Map<string, string> {
+  const renames = new Map<string, string>();
+  if (!previous) return renames;
+  const byId = new Map<string, string>();
+  for (const [key, o] of observed.objects) if (o.object.kind !== 'volume') byId.set(`${o.object.kind}:${o.id}`, key);
+  for (const [key, recorded] of Object.entries(previous.objects)) {
+    const kind = key.slice(0, key.indexOf('/'));
+    if (kind === 'volume' || observed.objects.get(key)?.id === recorded.id) continue;
+    const now = byId.get(`${kind}:${recorded.id}`);
+    if (now !== undefined && now !== key && observed.objects.get(now)!.workspace === workspace) renames.set(key, now);
+  }
+  return renames;
+}
+
+/**
+ * The store seen as if the renamed objects had their manifest names again (`back`: the
+ * manifest key → the key they have now): re-keyed, and containers' pod and dependsOn
+ * names mapped, so that only the name itself differs. Apply sees the store the same way.
+ */
+export function withNamesRestored(observed: Observed, back: Map<string, string>): Observed {
+  if (back.size === 0) return observed;
+  const newName = new Map<string, string>();
+  for (const [want, now] of back) newName.set(now, want.slice(want.indexOf('/') + 1));
+  const map = (kind: string, name: string): string => newName.get(`${kind}/${name}`) ?? name;
+  const current = new Map([...back].map(([want, now]) => [now, want]));
+  const objects: Observed['objects'] = new Map();
+  for (const [key, o] of observed.objects) {
+    let object = o.object;
+    if (object.kind === 'container') {
+      const spec = object.spec as ContainerSpecC;
+      const mapped: ContainerSpecC = {
+        ...spec,
+        pod: spec.pod === null ? null : map('pod', spec.pod),
+        dependsOn: spec.dependsOn.map((d) => map('container', d)).sort(),
+      };
+      if (canonicalJson(mapped) !== canonicalJson(spec)) {
+        object = { ...object, spec: mapped, digest: documentChecksum(mapped) };
+      }
+    }
+    objects.set(current.get(key) ?? key, { ...o, object });
+  }
+  return { objects };
+}
+
 /** Reads a workspace's state as a stack state (null before the first apply). */
 export function asStackState(state: unknown): StackState | null {
   if (state && typeof state === 'object' && (state as { kind?: unknown }).kind === STACK_STATE_KIND) {
@@ -111,7 +160,22 @@ export async function makePlan(
   const pruneLimit = opts.pruneLimit ?? 20;
   const current = await store.workspaces.readState(workspace);
   const previous = asStackState(current.state);
-  const observed = await observe(store);
+  const seen = await observe(store);
+  // Renamed through berth since the last apply, and declared under the old name: an
+  // update that renames it back, not a destroy and a create.
+  const renames = findRenames(previous, seen, workspace);
+  const back = new Map<string, string>();
+  if (mode === 'apply' && manifest) {
+    const declared = new Set([
+      ...Object.keys(manifest.volumes).map((n) => objectKey('volume', n)),
+      ...Object.keys(manifest.pods).map((n) => objectKey('pod', n)),
+      ...manifestContainers(manifest).map((c) => objectKey('container', c.name)),
+    ]);
+    for (const [was, now] of renames) {
+      if (declared.has(was) && !declared.has(now) && !seen.objects.has(was)) back.set(was, now);
+    }
+  }
+  const observed = withNamesRestored(seen, back);
   const seal =
     mode === 'apply' && manifest && manifestHasSecrets(manifest) ? await store.secrets.sealer(workspace) : undefined;
   const storedEnv = (name: string): Record<string, string> | undefined =>
@@ -155,11 +219,21 @@ export async function makePlan(
       const clash = nameClash(observed, want, workspace, desired);
       if (have && have.workspace === workspace) {
         const before = { id: have.id, digest: have.object.digest, spec: have.object.spec };
-        if (have.object.digest === want.digest) change(key, want.kind, want.name, 'noop', before, want);
-        else {
+        const renamedFrom = back.has(key) ? have.object.name : undefined;
+        if (have.object.digest === want.digest && renamedFrom === undefined) {
+          change(key, want.kind, want.name, 'noop', before, want);
+        } else {
           const fields = changedFields(have.object.spec, want.spec);
           const replace = fields.some((f) => REPLACE_FIELDS[want.kind].includes(f));
-          change(key, want.kind, want.name, replace ? 'replace' : 'update', before, want);
+          change(
+            key,
+            want.kind,
+            want.name,
+            replace ? 'replace' : 'update',
+            before,
+            want,
+            renamedFrom === undefined ? {} : { fields: [...fields, 'name'].sort(), renamedFrom },
+          );
         }
       } else if (clash) {
         change(key, want.kind, want.name, 'create', null, want, {
@@ -185,6 +259,20 @@ export async function makePlan(
         null,
       );
     }
+  }
+
+  // Names are unique store-wide: a create whose name an object of another namespace
+  // holds would be refused at apply, so the plan shows it blocked now.
+  const creates = changes.filter((c) => c.effective === 'create');
+  for (const held of await store.namesHeldElsewhere(creates.map((c) => ({ kind: c.kind, name: c.name })))) {
+    const c = creates.find((x) => x.kind === held.kind && x.name === held.name)!;
+    const h = held.holder;
+    c.effective = 'noop';
+    c.blocked = {
+      reason: 'name_conflict',
+      message: `the name ${c.name} is taken by ${h.kind} ${h.id} in namespace ${JSON.stringify(h.namespace)} (names are unique across namespaces)`,
+      owner: { kind: h.kind, id: h.id },
+    };
   }
 
   if (mode === 'refresh-only') {
@@ -237,10 +325,20 @@ export async function makePlan(
   const drift: DriftEntry[] = [];
   if (previous) {
     for (const [key, recorded] of Object.entries(previous.objects)) {
-      const have = observed.objects.get(key);
+      const moved = renames.get(key);
+      const have = back.has(key)
+        ? observed.objects.get(key)
+        : moved
+          ? seen.objects.get(moved)
+          : observed.objects.get(key);
       if (!have || have.workspace !== workspace) drift.push({ key, fields: [], missing: true });
-      else if (have.object.digest !== recordedDigest(have.object.kind, recorded.spec)) {
-        drift.push({ key, fields: changedFields(recorded.spec, have.object.spec), missing: false });
+      else {
+        const fields =
+          have.object.digest !== recordedDigest(have.object.kind, recorded.spec)
+            ? changedFields(recorded.spec, have.object.spec)
+            : [];
+        if (moved) drift.push({ key, fields: [...fields, 'name'].sort(), missing: false, renamedTo: have.object.name });
+        else if (fields.length > 0) drift.push({ key, fields, missing: false });
       }
     }
   }

@@ -106,6 +106,11 @@ export interface PlanChange {
   replaceFields: string[];
   /** Replaced because a container it depends on is replaced or removed. */
   cascadeFrom?: string;
+  /**
+   * The name the object has in the store now, when it was renamed outside the manifest
+   * (`berth container rename`): apply renames it back, keeping its id.
+   */
+  renamedFrom?: string;
   /** Deletes or replaces a volume: its data is lost (apply needs allowDestroy). */
   destructive: boolean;
   orphan: boolean;
@@ -118,6 +123,8 @@ export interface DriftEntry {
   key: string;
   fields: string[];
   missing: boolean;
+  /** The object's name in the store now, when it was renamed (same id) since the last apply. */
+  renamedTo?: string;
 }
 
 /** One step of an apply, in dependency order. */
@@ -165,6 +172,11 @@ export interface PlanOptions {
 export interface ApplyOptions {
   /** How long to wait for the workspace lock (default 0: fail at once with LOCKED). */
   lockTimeoutMs?: number;
+  /**
+   * The id of the workspace lock the caller already holds (taken before planning, as
+   * Terraform does); apply then takes no lock of its own and leaves this one held.
+   */
+  lockId?: string;
   /** Required for a destroy plan and for any delete or replace of a volume (data loss). */
   allowDestroy?: boolean;
   /** Called before each step (for progress output). */

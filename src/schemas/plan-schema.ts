@@ -58,6 +58,7 @@ function change<K extends 'volume' | 'pod' | 'container', S extends TSchema>(kin
     fields: Type.Array(Type.String()),
     replaceFields: Type.Array(Type.String()),
     cascadeFrom: Type.Optional(Type.String()),
+    renamedFrom: Type.Optional(Type.String()),
     destructive: Type.Boolean(),
     orphan: Type.Boolean(),
     before: Type.Union([Type.Object({ id: Type.String(), digest: Type.String(), spec }), Type.Null()]),
@@ -78,7 +79,14 @@ export const PlanSchema = Type.Object(
     changes: Type.Array(
       Type.Union([change('volume', VolumeSpec), change('pod', PodSpec), change('container', ContainerSpec)]),
     ),
-    drift: Type.Array(Type.Object({ key: Type.String(), fields: Type.Array(Type.String()), missing: Type.Boolean() })),
+    drift: Type.Array(
+      Type.Object({
+        key: Type.String(),
+        fields: Type.Array(Type.String()),
+        missing: Type.Boolean(),
+        renamedTo: Type.Optional(Type.String()),
+      }),
+    ),
     orphans: Type.Array(Type.Object({ key: Type.String(), id: Type.String() })),
     steps: Type.Array(Type.Object({ op: oneOf(['create', 'update', 'delete']), key: Type.String() })),
     summary: Type.Object({

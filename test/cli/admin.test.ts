@@ -86,13 +86,13 @@ describe.concurrent('berth init, migrate, refresh', () => {
       await s.addExecSession(c, { id: hexId('e1'), containerId: c.config.id });
     });
     expect(okJson<unknown[]>(await w.run(['ps', '--format', 'json']))).toHaveLength(1);
-    expect(ok(await w.run(['refresh']))).not.toBe('');
+    expect(ok(await w.run(['refresh', '--force']))).not.toBe('');
     expect(okJson<unknown[]>(await w.run(['ps', '--format', 'json']))).toEqual([]);
     expect(okJson<{ status: string }[]>(await w.run(['ps', '-a', '--format', 'json']))[0]!.status).toBe('exited');
     await w.seed(async (s) => {
       expect(await s.getContainerExecSessions(await s.lookupContainer('web'))).toEqual([]);
     });
-    expect(okJson(await w.run(['refresh', '--format', 'json']))).toEqual({ refreshed: true });
+    expect(okJson(await w.run(['refresh', '--force', '--format', 'json']))).toEqual({ refreshed: true });
   });
 });
 
@@ -165,8 +165,8 @@ describe.concurrent('berth completion', () => {
 
   it('completion for an unknown shell is an error', async (t) => {
     const w = cliWorld(t);
-    expect(fails(await w.run(['completion', 'fish']))).toMatch(/bash or zsh/);
-    failsJson(await w.run(['completion', 'fish', '--format', 'json']), 'INVALID_ARGUMENT');
+    expect(usageError(await w.run(['completion', 'fish']))).toMatch(/bash or zsh/);
+    failsJson(await w.run(['completion', 'fish', '--format', 'json']), 'INVALID_ARGUMENT', 2);
     usageError(await w.run(['completion']));
   });
 });

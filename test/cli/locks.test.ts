@@ -94,7 +94,7 @@ describe.concurrent('berth state lock / unlock / locks', () => {
     const b = ok(await w.run(['state', 'lock', '--operation', 'two'])).trim();
     const out = ok(await w.run(['state', 'locks']));
     const [header, ...rows] = out.split('\n').filter((l) => l !== '');
-    expect(header).toMatch(/^LOCK ID {2,}KEY {2,}OPERATION {2,}WHO {2,}CREATED {2,}STATE$/);
+    expect(header).toMatch(/^LOCK ID {2,}KEY {2,}OPERATION {2,}WHO {2,}CREATED {2,}STATE {2,}INFO$/);
     expect(rows).toHaveLength(2);
     expect(rows.find((r) => r.startsWith(a))).toMatch(/workspace:\/default +one +\S+ +.* ago +held$/);
     expect(rows.find((r) => r.startsWith(b))).toMatch(/workspace:\/dev +two /);

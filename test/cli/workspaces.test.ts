@@ -255,9 +255,11 @@ describe.concurrent('berth state', () => {
   it('rollback SERIAL writes that version as a new serial, under the workspace lock', async (t) => {
     const w = cliWorld(t);
     await writeStates(w, 'default', { v: 1 }, { v: 2 });
-    expect(ok(await w.run(['state', 'rollback', '1']))).toMatch(/serial 3/);
+    expect(ok(await w.run(['state', 'rollback', '1', '--force']))).toMatch(/serial 3/);
     expect(await w.readState('default')).toMatchObject({ serial: 3, state: { v: 1 } });
-    const doc = okJson<{ serial: number; from: number }>(await w.run(['state', 'rollback', '2', '--format', 'json']));
+    const doc = okJson<{ serial: number; from: number }>(
+      await w.run(['state', 'rollback', '2', '--force', '--format', 'json']),
+    );
     expect(doc).toMatchObject({ serial: 4, from: 2 });
     expect(await w.readState('default')).toMatchObject({ serial: 4, state: { v: 2 } });
     expect(await w.locks()).toEqual([]);
@@ -271,7 +273,7 @@ describe.concurrent('berth state', () => {
     await writeStates(w, 'default', { v: 1 });
     expect(fails(await w.run(['state', 'rollback', '7']))).toMatch(/history/);
     failsJson(await w.run(['state', 'rollback', '7', '--format', 'json']), 'INVALID_ARGUMENT');
-    failsJson(await w.run(['state', 'rollback', 'one', '--format', 'json']), 'INVALID_ARGUMENT');
+    failsJson(await w.run(['state', 'rollback', 'one', '--format', 'json']), 'INVALID_ARGUMENT', 2);
     usageError(await w.run(['state', 'rollback']));
     expect((await w.readState('default')).serial).toBe(1);
     expect(await w.locks()).toEqual([]);

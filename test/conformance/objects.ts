@@ -2574,6 +2574,16 @@ function refresh(factory: StoreFactory): void {
       await expectCode(s.getContainerExitCode(c.config.id), 'NO_SUCH_EXIT_CODE');
     });
 
+    it('a container that was running has no exit code afterwards; an exited one keeps its own', async () => {
+      const s = await factory.open();
+      const running = await s.addContainer(ctr({}, { status: 'running', exitCode: 0 }));
+      const exited = await s.addContainer(ctr({}, { status: 'exited', exitCode: 3 }));
+      await s.refresh();
+      expect((await s.container(running.config.id)).state).not.toHaveProperty('exitCode');
+      expect((await s.container(running.config.id)).state.status).toBe('exited');
+      expect((await s.container(exited.config.id)).state.exitCode).toBe(3);
+    });
+
     it('clears the cgroupPath of pods and keeps other pod state', async () => {
       const s = await factory.open();
       const p = await s.addPod(pod({}, { cgroupPath: '/sys/fs/cgroup/pod', infraContainerId: 'infra', 'x-k': 1 }));

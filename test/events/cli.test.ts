@@ -168,8 +168,9 @@ describe('berth events', () => {
     ];
     const got = await Promise.all(cases.map(([args]) => seqs(...args)));
     cases.forEach(([args, want], i) => expect(got[i], args.join(' ')).toEqual(want));
+    // A malformed --since is a usage error (exit 2), found before the store is opened.
     const bad = await w.run(['events', '--since', 'yesterday-ish']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^Error: /m);
   });
 

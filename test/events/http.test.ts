@@ -167,6 +167,8 @@ describe('HTTP API: routes', () => {
 
     const mismatch = expectError(await post(path, JSON.stringify({ lockId: 'not-the-id' })), 409, 'LOCK_ID_MISMATCH');
     expect(mismatch.message).not.toBe('');
+    // The exact-id rule: a wrong id never learns the right one.
+    expect(JSON.stringify(mismatch)).not.toContain(lock.id);
     expect(await store.locks.get(lock.key)).toMatchObject({ id: lock.id });
     expectError(await post('/v1/locks/free-key/force-unlock', JSON.stringify({ lockId: lock.id })), 404, 'NOT_LOCKED');
     expectError(await post(path), 400, 'INVALID_ARGUMENT');

@@ -594,6 +594,8 @@ export class ObjectStoreModel {
         const status = state.status;
         if (typeof status === 'string' && REFRESHED_STATUS[status] !== undefined)
           state.status = REFRESHED_STATUS[status];
+        // It was running when the machine went down: there is no exit code to keep.
+        if (status === 'running' || status === 'paused' || status === 'stopping') delete state.exitCode;
         delete state.pid;
         delete state.mounted;
         delete state.mountpoint;

@@ -104,8 +104,10 @@ describe.concurrent('berth plan', () => {
     w.write('berth.yaml', text);
     const second = await w.berth('plan');
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/^ +~ pod\/web \(labels\)$/m);
-    expect(second.stdout).toMatch(/^ +-\/\+ container\/db \(image forces replacement\)$/m);
+    expect(second.stdout).toMatch(/^ +~ pod\/web\n +\+ labels\.tier = "front"$/m);
+    expect(second.stdout).toMatch(
+      /^ +-\/\+ container\/db \(forces replacement\)\n +~ image = "postgres:16" -> "postgres:17" # forces replacement$/m,
+    );
     expect(second.stdout).toMatch(/^ +- container\/web-nginx$/m);
     expect(second.stdout).not.toMatch(/container\/web-app/);
     expect(second.stdout).toMatch(/Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy\./);

@@ -173,7 +173,7 @@ describe.concurrent('CLI: berth doctor [--repair]', () => {
     expect(dumpTables(w.store), 'doctor without --repair changes nothing').toEqual(before);
 
     const filesBefore = listing(dirname(w.store));
-    const repaired = await w.run(['doctor', '--repair']);
+    const repaired = await w.run(['doctor', '--repair', '--force']);
     expect(repaired.code, show(repaired)).toBe(0);
     expect(repaired.stderr).toMatch(
       /removed 1 dangling dependency row\(s\), 1 volume link\(s\), 1 exec session\(s\), and broke 1 stale lock\(s\)/,

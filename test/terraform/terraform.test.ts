@@ -223,7 +223,7 @@ if (TERRAFORM_MISSING !== undefined) {
       const before = (await served('rollback'))!;
       expect((before.resources as { name: string }[]).map((r) => r.name)).toEqual(['a', 'b']);
 
-      expectOk(await serve.berth(['state', 'rollback', String(first!.serial)], env), 'berth state rollback');
+      expectOk(await serve.berth(['state', 'rollback', String(first!.serial), '--force'], env), 'berth state rollback');
       expect(expectOk(await tf.run(['state', 'list']), 'state list').stdout.trim()).toBe('terraform_data.a');
       const plan = await tf.run(['plan', '-detailed-exitcode', '-var', 'with_b=true']);
       expect(plan.code, plan.stdout + plan.stderr).toBe(2);

@@ -5,7 +5,7 @@ import type { SecretsStatus } from '../../engine/types.js';
 import { generateSecretsKey, parseSecretsKey } from '../../engine/secrets/crypto.js';
 import { BerthError } from '../../errors.js';
 import { loadMigrations } from '../../db/migrations.js';
-import { resolveStoreLocation } from '../../store-location.js';
+import { redactUrl, resolveStoreLocation } from '../../store-location.js';
 import type { CliContext } from '../cli-context.js';
 import { paint } from '../output.js';
 
@@ -20,19 +20,30 @@ export async function init(ctx: CliContext): Promise<void> {
   ctx.out(`Initialized berth store at ${store.location} (${store.backend}, schema version ${report.schemaVersion}).`);
 }
 
-/** Permission problems of a SQLite store: it should be 0600 in a 0700 folder. */
-function permissionProblems(file: string): string[] {
+/**
+ * Permission findings of a SQLite store: a file others may read is a problem; a folder
+ * others may list (an ordinary 0755 project folder) only a warning, since the file's own
+ * mode keeps them out.
+ */
+function permissionProblems(file: string): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
+  const warnings: string[] = [];
   try {
     const fileMode = statSync(file).mode & 0o777;
     if (fileMode & 0o077) problems.push(`${file} is mode ${fileMode.toString(8)}; run \`chmod 600 ${file}\``);
     const dir = dirname(file);
     const dirMode = statSync(dir).mode & 0o777;
-    if (dirMode & 0o077) problems.push(`${dir} is mode ${dirMode.toString(8)}; run \`chmod 700 ${dir}\``);
+    if (dirMode & 0o022)
+      problems.push(`${dir} is mode ${dirMode.toString(8)}; others may write there: run \`chmod 700 ${dir}\``);
+    else if (dirMode & 0o077) {
+      warnings.push(
+        `${dir} is mode ${dirMode.toString(8)}; others can see the store's name (\`chmod 700 ${dir}\` hides it)`,
+      );
+    }
   } catch {
     // The store was just opened, so it exists; a race with a delete is reported elsewhere.
   }
-  return problems;
+  return { problems, warnings };
 }
 
 /** The restore command for this store, as the operator would type it. */
@@ -71,7 +82,7 @@ async function doctorDamaged(ctx: CliContext, failure: BerthError, opts: { repai
 }
 
 /** `berth doctor`: schema, integrity, dangling references, stale locks, boot id, path and size. */
-export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): Promise<number> {
+export async function doctor(ctx: CliContext, opts: { repair?: boolean; force?: boolean } = {}): Promise<number> {
   let store: Store;
   try {
     store = await ctx.open();
@@ -81,10 +92,17 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
     if (isDamagedStoreError(err)) return doctorDamaged(ctx, err, opts);
     throw err;
   }
-  const damaged = opts.repair && (await store.diagnose()).integrity.join() !== 'ok';
+  const before = opts.repair ? await store.diagnose() : undefined;
+  const damaged = before !== undefined && before.integrity.join() !== 'ok';
   if (damaged) {
     ctx.note('berth doctor --repair fixes references and locks, not a damaged file: skipped; see the report below.');
-  } else if (opts.repair) {
+  } else if (before && before.danglingReferences.length === 0 && before.staleLocks.length === 0) {
+    ctx.note('Nothing to repair: no dangling references and no stale locks. No backup was written.');
+  } else if (opts.repair && before) {
+    await ctx.confirm(
+      `Repair ${store.location}?\n  berth will back it up first, then remove ${before.danglingReferences.length} dangling reference(s) and break ${before.staleLocks.length} stale lock(s).`,
+      opts.force,
+    );
     const backup = await store.backup(
       `${store.location}.before-repair-${new Date().toISOString().replace(/[:.]/g, '-')}.db`,
     );
@@ -98,7 +116,8 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
   // Without a key, doctor cannot check the secrets: that is reported, not a failure.
   const secretsOk = secrets.opens || !secrets.keyConfigured;
   const codeVersion = loadMigrations(store.backend).length;
-  const permissions = store.backend === 'sqlite' ? permissionProblems(store.location) : [];
+  const { problems: permissions, warnings: permissionWarnings } =
+    store.backend === 'sqlite' ? permissionProblems(store.location) : { problems: [], warnings: [] };
   const healthy =
     report.integrity.join() === 'ok' &&
     report.danglingReferences.length === 0 &&
@@ -106,7 +125,14 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
     permissions.length === 0 &&
     secretsOk;
   if (ctx.json) {
-    ctx.printJson({ healthy, codeSchemaVersion: codeVersion, permissions, secrets, ...report });
+    ctx.printJson({
+      healthy,
+      codeSchemaVersion: codeVersion,
+      permissions,
+      warnings: permissionWarnings,
+      secrets,
+      ...report,
+    });
     return healthy ? 0 : 1;
   }
   const ok = (good: boolean, text: string): string =>
@@ -120,7 +146,9 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
     ok(report.schemaVersion === codeVersion, `schema version ${report.schemaVersion} (this berth: ${codeVersion})`),
     ok(report.integrity.join() === 'ok', `integrity check: ${report.integrity.slice(0, 5).join('; ')}`),
     ok(report.danglingReferences.length === 0, `references: ${report.danglingReferences.length} dangling`),
-    ok(permissions.length === 0, `permissions${permissions.length ? ': ' + permissions.join('; ') : ''}`),
+    permissions.length === 0 && permissionWarnings.length > 0
+      ? `${paint(ctx.colour, 'yellow', 'warn')}  permissions: ${permissionWarnings.join('; ')}`
+      : ok(permissions.length === 0, `permissions${permissions.length ? ': ' + permissions.join('; ') : ''}`),
     ok(report.staleLocks.length === 0, `locks: ${report.locks} held, ${report.staleLocks.length} stale`),
   ];
   const summary = secretsSummary(secrets);
@@ -141,9 +169,19 @@ export async function doctor(ctx: CliContext, opts: { repair?: boolean } = {}): 
   return 0;
 }
 
+/** A store path as is, a store URL with its password masked (for what `migrate` prints). */
+function masked(location: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? redactUrl(location) : location;
+}
+
 /** `berth refresh`: resets runtime state as after a reboot. */
-export async function refresh(ctx: CliContext): Promise<void> {
+export async function refresh(ctx: CliContext, opts: { force?: boolean } = {}): Promise<void> {
   const store = await ctx.open();
+  const running = (await store.allContainers()).filter((c) => c.state.status === 'running').length;
+  await ctx.confirm(
+    `Reset the runtime state of ${store.location} as after a reboot?\n  ${running} running container(s) will be marked exited (without an exit code), exec sessions and exit codes cleared.`,
+    opts.force,
+  );
   await store.refresh();
   if (ctx.json) ctx.printJson({ refreshed: true });
   else ctx.out('Runtime state reset: containers exited or configured, exec sessions and exit codes cleared.');
@@ -158,9 +196,11 @@ export async function migrate(ctx: CliContext, opts: { to?: string; toSchema?: s
     const { copyStoreTo } = await import('../../open-store.js');
     const from = { ...(ctx.options.store ? { path: ctx.options.store } : {}) };
     const to = { path: opts.to, ...(opts.toSchema ? { schema: opts.toSchema } : {}) };
-    ctx.note(`Copying ${ctx.options.store ?? ctx.env.BERTH_STORE ?? 'the default store'} into ${opts.to} ...`);
+    ctx.note(
+      `Copying ${masked(ctx.options.store ?? ctx.env.BERTH_STORE ?? 'the default store')} into ${masked(opts.to)} ...`,
+    );
     const report = await copyStoreTo(from, to);
-    if (ctx.json) return ctx.printJson({ copied: true, to: opts.to, tables: report.tables });
+    if (ctx.json) return ctx.printJson({ copied: true, to: masked(opts.to), tables: report.tables });
     const rows = Object.entries(report.tables).map(
       ([t, r]) => `  ${t.padEnd(24)} ${String(r.rows).padStart(8)} rows  sha256 ${r.sha256.slice(0, 16)}`,
     );
@@ -168,7 +208,7 @@ export async function migrate(ctx: CliContext, opts: { to?: string; toSchema?: s
       [
         `Copied and verified (counts and checksums match):`,
         ...rows,
-        `Point berth at it with --store ${opts.to} or BERTH_STORE.`,
+        `Point berth at it with --store ${masked(opts.to)} or BERTH_STORE.`,
       ].join('\n'),
     );
     return;

@@ -3,13 +3,13 @@ import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
 import { loadManifest, type Manifest } from '../../plan/manifest.js';
 import { manifestContainers } from '../../plan/manifest-containers.js';
-import { planIsEmpty, planToJson, type Plan, type PlanChange } from '../../plan/planner.js';
-import type { CliContext } from '../cli-context.js';
-import { paint } from '../output.js';
+import { planIsEmpty, planToJson, type Plan } from '../../plan/planner.js';
+import { renderPlan } from '../../plan/render.js';
+import type { ApplyResult, LockInfo } from '../../index.js';
+import { DEFAULT_MANIFEST, type CliContext } from '../cli-context.js';
+import { relativeTime, usageError } from '../output.js';
 
 /* Plan, apply, destroy and graph (Terraform's workflow over berth manifests). */
-
-const DEFAULT_MANIFEST = 'berth.yaml';
 
 function readManifest(ctx: CliContext, file: string | undefined): Manifest {
   const path = file ?? DEFAULT_MANIFEST;
@@ -25,69 +25,6 @@ function readManifest(ctx: CliContext, file: string | undefined): Manifest {
   return loadManifest(path);
 }
 
-const SYMBOL: Record<string, [string, 'green' | 'yellow' | 'red' | 'dim']> = {
-  create: ['+', 'green'],
-  update: ['~', 'yellow'],
-  replace: ['-/+', 'yellow'],
-  delete: ['-', 'red'],
-  noop: [' ', 'dim'],
-};
-
-function describeChange(ctx: CliContext, c: PlanChange): string {
-  const [sym, colour] = SYMBOL[c.effective]!;
-  let why = '';
-  if (c.blocked) why = ` — blocked (${c.blocked.reason}): ${c.blocked.message}`;
-  else if (c.effective === 'update') why = ` (${c.fields.join(', ')})`;
-  else if (c.effective === 'replace') {
-    why = c.cascadeFrom
-      ? ` (because ${c.cascadeFrom} is replaced)`
-      : ` (${c.replaceFields.join(', ')} ${c.replaceFields.length === 1 ? 'forces' : 'force'} replacement)`;
-  } else if (c.effective === 'delete' && c.orphan) why = ' (orphan: no workspace manages it)';
-  const destructive = c.destructive && c.effective !== 'noop' ? paint(ctx.colour, 'red', '  [data loss]') : '';
-  const blocked = c.blocked ? '!' : sym;
-  return `  ${paint(ctx.colour, c.blocked ? 'red' : colour, blocked.padStart(3))} ${c.key}${why}${destructive}`;
-}
-
-/** The human form of a plan: Terraform-like symbols, drift, orphans and a summary line. */
-export function renderPlan(ctx: CliContext, plan: Plan): string {
-  const lines: string[] = [];
-  const shown = plan.changes.filter((c) => c.effective !== 'noop' || c.blocked);
-  if (shown.length === 0) {
-    lines.push(
-      plan.mode === 'refresh-only'
-        ? `No changes to objects. Applying will record the store as it is in workspace "${plan.workspace}".`
-        : `No changes. The store matches the manifest (workspace "${plan.workspace}", namespace ${JSON.stringify(plan.namespace)}).`,
-    );
-  } else {
-    lines.push(
-      `berth will perform these actions in workspace "${plan.workspace}" (namespace ${JSON.stringify(plan.namespace)}):`,
-      '',
-    );
-    for (const c of shown) lines.push(describeChange(ctx, c));
-  }
-  if (plan.drift.length > 0) {
-    lines.push('', 'Drift: changed outside berth since the last apply:');
-    for (const d of plan.drift)
-      lines.push(`  ${d.key}: ${d.missing ? 'missing from the store' : `${d.fields.join(', ')} changed`}`);
-  }
-  const unpruned = plan.orphans.filter(
-    (o) => !plan.changes.some((c) => c.key === o.key && c.orphan && c.effective === 'delete'),
-  );
-  if (unpruned.length > 0) {
-    lines.push(
-      '',
-      `Orphans (managed by no workspace; delete them with --prune and a manifest that declares its namespace):`,
-    );
-    for (const o of unpruned) lines.push(`  ${o.key}`);
-  }
-  const s = plan.summary;
-  lines.push(
-    '',
-    `Plan: ${s.create} to add, ${s.update} to change, ${s.replace} to replace, ${s.delete} to destroy${s.blocked ? `, ${s.blocked} blocked` : ''}.`,
-  );
-  return lines.join('\n') + '\n';
-}
-
 export interface PlanCommandOptions {
   file?: string;
   out?: string;
@@ -97,24 +34,74 @@ export interface PlanCommandOptions {
   detailedExitcode?: boolean;
 }
 
-async function makeCliPlan(ctx: CliContext, opts: PlanCommandOptions): Promise<{ store: Store; plan: Plan }> {
-  const store = await ctx.open();
-  const workspace = ctx.selectedWorkspace().name;
+/** A held workspace lock as a plan reports it: who, since when, and how to break it. */
+function describeHeldLock(workspace: string, lock: LockInfo): string {
+  const since = `${lock.createdAt} (${relativeTime(lock.createdAt)})`;
+  const info = lock.info ? `, "${lock.info}"` : '';
+  return lock.stale
+    ? `Note: the workspace lock is stale (${lock.staleReason}): held by ${lock.who} (pid ${lock.pid} on ${lock.host}, operation "${lock.operation}"${info}) since ${since}. If that process is gone, break it with: berth force-unlock ${lock.id}`
+    : `Note: workspace "${workspace}" is locked by ${lock.who} (pid ${lock.pid} on ${lock.host}, operation "${lock.operation}"${info}) since ${since}; an apply now waits for it or fails. If no one holds it any more, run: berth force-unlock ${lock.id}`;
+}
+
+/** Rewords "no such workspace" with the namespace and the command that creates it there. */
+function withWorkspaceHint<T>(ctx: CliContext, namespace: string, source: string, work: Promise<T>): Promise<T> {
+  return work.catch((err: unknown) => {
+    if (err instanceof BerthError && err.code === 'NO_SUCH_WORKSPACE') {
+      const name = ctx.selectedWorkspace().name;
+      const flag = source === 'manifest' && namespace !== '' ? ` --namespace ${namespace}` : '';
+      throw new BerthError(
+        'NO_SUCH_WORKSPACE',
+        `workspace ${JSON.stringify(name)} does not exist in namespace ${JSON.stringify(namespace)}${source === 'manifest' ? " (the manifest's)" : ''}; create it there with \`berth workspace new ${name}${flag}\`, or select another with \`berth workspace select NAME\``,
+        { details: { ...err.details, workspace: name, namespace } },
+      );
+    }
+    throw err;
+  });
+}
+
+interface CliPlan {
+  store: Store;
+  plan: Plan;
+  namespace: string;
+  source: string;
+}
+
+/**
+ * Plans in the stack namespace (the CLI's rule, `resolveStackNamespace`: --namespace >
+ * manifest > saved selection > ''). A destroy or refresh-only plan reads no manifest but
+ * for its namespace.
+ */
+async function makeCliPlan(ctx: CliContext, opts: PlanCommandOptions): Promise<CliPlan> {
   const mode = opts.destroy ? 'destroy' : opts.refreshOnly ? 'refresh-only' : 'apply';
-  // Without changes to make, a manifest still tells the stack's namespace.
-  const manifest = mode === 'apply' || opts.file || existsSync(DEFAULT_MANIFEST) ? readManifest(ctx, opts.file) : null;
-  const plan = await store.plan(workspace, manifest, { mode, prune: opts.prune === true });
-  return { store, plan };
+  const { store, namespace, source } = await ctx.openStack(opts.file);
+  const workspace = ctx.selectedWorkspace().name;
+  const manifest = mode === 'apply' ? readManifest(ctx, opts.file) : null;
+  if (manifest?.namespace !== undefined && manifest.namespace !== namespace) {
+    throw new BerthError(
+      'NAMESPACE_MISMATCH',
+      `the manifest ${manifest.source} declares namespace ${JSON.stringify(manifest.namespace)}, but --namespace says ${JSON.stringify(namespace)}; drop --namespace or change the manifest's namespace`,
+      { details: { namespace, manifestNamespace: manifest.namespace } },
+    );
+  }
+  const plan = await withWorkspaceHint(
+    ctx,
+    namespace,
+    source,
+    store.plan(workspace, manifest, { mode, prune: opts.prune === true }),
+  );
+  return { store, plan, namespace, source };
 }
 
 /** `berth plan`: shows (and with --out saves) a plan; --detailed-exitcode: 0 none, 2 changes. */
 export async function plan(ctx: CliContext, opts: PlanCommandOptions): Promise<number> {
-  const { plan: p } = await makeCliPlan(ctx, opts);
+  const { store, plan: p } = await makeCliPlan(ctx, opts);
   if (opts.out) writeFileSync(opts.out, planToJson(p), { mode: 0o600 });
-  if (ctx.json) ctx.printJson(p);
+  const lock = (await store.workspaces.get(p.workspace)).lock;
+  if (ctx.json) ctx.printJson(lock ? { ...p, lock } : p);
   else {
-    process.stdout.write(renderPlan(ctx, p));
+    process.stdout.write(renderPlan(p, { colour: ctx.colour }));
     if (opts.out) ctx.out(`\nSaved the plan to ${opts.out}. Apply exactly this plan with: berth apply ${opts.out}`);
+    if (lock) ctx.note(describeHeldLock(p.workspace, lock));
   }
   return opts.detailedExitcode && !planIsEmpty(p) ? 2 : 0;
 }
@@ -131,46 +118,113 @@ function progress(ctx: CliContext, total: number): ((done: number, all: number, 
   };
 }
 
-/** `berth apply [PLANFILE | -f FILE]`: a saved plan applies as is; a manifest is planned, shown and confirmed. */
-export async function apply(
+/**
+ * Runs `fn` holding the selected workspace's lock in the stack namespace, taken before
+ * planning and held through the prompt (Terraform's order), released at the end.
+ */
+async function underStackLock<T>(
   ctx: CliContext,
-  planFile: string | undefined,
-  opts: { file?: string; autoApprove?: boolean; allowDestroy?: boolean; prune?: boolean },
-): Promise<void> {
-  let store: Store;
-  let p: Plan;
+  file: string | undefined,
+  operation: string,
+  fn: (lockId: string) => Promise<T>,
+): Promise<T> {
+  const { store, namespace, source } = await ctx.openStack(file);
+  const workspace = ctx.selectedWorkspace().name;
+  const lock = await withWorkspaceHint(
+    ctx,
+    namespace,
+    source,
+    store.workspaces.lock(workspace, { operation, timeoutMs: ctx.lockTimeoutMs }),
+  );
+  try {
+    return await fn(lock.id);
+  } finally {
+    await store.workspaces.unlock(workspace, lock.id).catch(() => undefined);
+  }
+}
+
+/**
+ * After an apply from a manifest or a saved plan, later commands in this folder find the
+ * workspace in its namespace (unless BERTH_WORKSPACE selects the workspace).
+ */
+function rememberNamespace(ctx: CliContext, workspace: string, namespace: string, source: string): void {
+  const sel = ctx.selectedWorkspace();
+  if (source === 'manifest' && sel.source !== 'env' && sel.name === workspace) {
+    ctx.selectWorkspace(sel.name, namespace);
+  }
+}
+
+export interface ApplyCommandOptions {
+  file?: string;
+  autoApprove?: boolean;
+  allowDestroy?: boolean;
+  prune?: boolean;
+  refreshOnly?: boolean;
+}
+
+/** `berth apply [PLANFILE | -f FILE]`: a saved plan applies as is; a manifest is planned, shown and confirmed. */
+export async function apply(ctx: CliContext, planFile: string | undefined, opts: ApplyCommandOptions): Promise<void> {
   if (planFile !== undefined) {
-    if (opts.file) throw new BerthError('INVALID_ARGUMENT', 'give either a saved plan file or -f FILE, not both');
-    let text: string;
-    try {
-      text = readFileSync(planFile, 'utf8');
-    } catch (err) {
-      throw new BerthError('PLAN_INVALID', `cannot read plan file ${planFile}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    try {
-      p = JSON.parse(text) as Plan;
-    } catch (err) {
-      throw new BerthError(
-        'PLAN_INVALID',
-        `plan file ${planFile} is not JSON; make a new plan with \`berth plan --out FILE\``,
-        { cause: err },
-      );
-    }
-    store = await ctx.open();
-  } else {
-    ({ store, plan: p } = await makeCliPlan(ctx, {
-      ...(opts.file ? { file: opts.file } : {}),
-      prune: opts.prune === true,
-    }));
-    if (!ctx.json) process.stdout.write(renderPlan(ctx, p));
+    if (opts.file) throw usageError('give either a saved plan file or -f FILE, not both');
+    if (opts.refreshOnly) throw usageError('--refresh-only makes its own plan; give no plan file with it');
+    return applySaved(ctx, planFile, opts);
+  }
+  const planOpts: PlanCommandOptions = {
+    ...(opts.file ? { file: opts.file } : {}),
+    prune: opts.prune === true,
+    refreshOnly: opts.refreshOnly === true,
+  };
+  await underStackLock(ctx, opts.file, opts.refreshOnly ? 'refresh' : 'apply', async (lockId) => {
+    const { store, plan: p, namespace, source } = await makeCliPlan(ctx, planOpts);
+    if (!ctx.json) process.stdout.write(renderPlan(p, { colour: ctx.colour }));
     if (planIsEmpty(p)) {
+      rememberNamespace(ctx, p.workspace, namespace, source);
       if (ctx.json) ctx.printJson({ applied: false, plan: p.digest, summary: p.summary });
       return;
     }
-    await ctx.confirm('\nDo you want to perform these actions?', opts.autoApprove, '--auto-approve');
+    // A plan apply would refuse (data loss without --allow-destroy, a name taken) is
+    // refused before the question, not after the answer.
+    const { assertApplicable } = await import('../../plan/applier.js');
+    assertApplicable(p, { allowDestroy: opts.allowDestroy === true });
+    await ctx.confirm(
+      opts.refreshOnly
+        ? '\nWould you like to update the workspace state to reflect these detected changes?'
+        : '\nDo you want to perform these actions?',
+      opts.autoApprove,
+      '--auto-approve',
+    );
+    const result = await store.apply(p, {
+      lockId,
+      allowDestroy: opts.allowDestroy === true,
+      ...(progress(ctx, p.steps.length) ? { onProgress: progress(ctx, p.steps.length)! } : {}),
+    });
+    rememberNamespace(ctx, p.workspace, namespace, source);
+    printApplied(ctx, result);
+  });
+}
+
+async function applySaved(ctx: CliContext, planFile: string, opts: ApplyCommandOptions): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(planFile, 'utf8');
+  } catch (err) {
+    throw new BerthError('PLAN_INVALID', `cannot read plan file ${planFile}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
+  let p: Plan;
+  try {
+    p = JSON.parse(text) as Plan;
+  } catch (err) {
+    throw new BerthError(
+      'PLAN_INVALID',
+      `plan file ${planFile} is not JSON; make a new plan with \`berth plan --out FILE\``,
+      {
+        cause: err,
+      },
+    );
+  }
+  const store = await ctx.open();
   const result = await store.apply(p, {
     lockTimeoutMs: ctx.lockTimeoutMs,
     allowDestroy: opts.allowDestroy === true,
@@ -178,6 +232,11 @@ export async function apply(
       ? { onProgress: progress(ctx, p.steps.length)! }
       : {}),
   });
+  rememberNamespace(ctx, result.workspace, result.namespace, 'manifest');
+  printApplied(ctx, result);
+}
+
+function printApplied(ctx: CliContext, result: ApplyResult): void {
   if (ctx.json) return ctx.printJson({ applied: true, ...result });
   const s = result.summary;
   ctx.out(
@@ -185,22 +244,27 @@ export async function apply(
   );
 }
 
-/** `berth destroy [--auto-approve]`: removes everything the selected workspace manages. */
+/**
+ * `berth destroy [--auto-approve]`: removes what the selected workspace's last apply
+ * manages, in the stack namespace; it needs no manifest (-f FILE only gives the namespace).
+ */
 export async function destroy(ctx: CliContext, opts: { autoApprove?: boolean; file?: string }): Promise<void> {
-  const { store, plan: p } = await makeCliPlan(ctx, { destroy: true, ...(opts.file ? { file: opts.file } : {}) });
-  if (!ctx.json) process.stdout.write(renderPlan(ctx, p));
-  if (planIsEmpty(p)) {
-    if (ctx.json) ctx.printJson({ destroyed: false, summary: p.summary });
-    return;
-  }
-  await ctx.confirm(
-    `\nDo you really want to destroy everything workspace "${p.workspace}" manages?`,
-    opts.autoApprove,
-    '--auto-approve',
-  );
-  const result = await store.apply(p, { lockTimeoutMs: ctx.lockTimeoutMs, allowDestroy: true });
-  if (ctx.json) return ctx.printJson({ destroyed: true, ...result });
-  ctx.out(`\nDestroy complete! ${result.summary.delete} destroyed.`);
+  await underStackLock(ctx, opts.file, 'destroy', async (lockId) => {
+    const { store, plan: p } = await makeCliPlan(ctx, { destroy: true, ...(opts.file ? { file: opts.file } : {}) });
+    if (!ctx.json) process.stdout.write(renderPlan(p, { colour: ctx.colour }));
+    if (planIsEmpty(p)) {
+      if (ctx.json) ctx.printJson({ destroyed: false, summary: p.summary });
+      return;
+    }
+    await ctx.confirm(
+      `\nDo you really want to destroy everything workspace "${p.workspace}" manages?\n  berth will remove the ${p.summary.delete} object(s) above. There is no undo.`,
+      opts.autoApprove,
+      '--auto-approve',
+    );
+    const result = await store.apply(p, { lockId, allowDestroy: true });
+    if (ctx.json) return ctx.printJson({ destroyed: true, ...result });
+    ctx.out(`\nDestroy complete! ${result.summary.delete} destroyed.`);
+  });
 }
 
 interface GraphNode {
@@ -222,7 +286,7 @@ export async function graph(ctx: CliContext, opts: { file?: string; mermaid?: bo
         edges.push([`container/${c.name}`, `volume/${v.slice(0, v.indexOf(':'))}`, 'mounts']);
     }
   } else {
-    const store = await ctx.open();
+    const { store } = await ctx.openStack();
     const managed = await store.workspaces.managed(ctx.selectedWorkspace().name);
     const pods = new Map(managed.pods.map((p) => [p.config.id, p.config.name]));
     const names = new Map(managed.containers.map((c) => [c.config.id, c.config.name]));

@@ -5,7 +5,7 @@ import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
 import type { CliContext } from '../cli-context.js';
 import { redactSecrets } from '../../engine/secrets/crypto.js';
-import { paint, relativeTime, renderTable } from '../output.js';
+import { paint, relativeTime, renderTable, usageError } from '../output.js';
 
 /*
  * Workspace, state and lock commands (Terraform's workspace/state/force-unlock).
@@ -13,7 +13,7 @@ import { paint, relativeTime, renderTable } from '../output.js';
 
 /** `berth workspace list`: the selected one marked with `* `. */
 export async function workspaceList(ctx: CliContext): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const selected = ctx.selectedWorkspace().name;
   const list = await store.workspaces.list();
   if (ctx.json) {
@@ -51,17 +51,18 @@ function noteOverride(ctx: CliContext, action: string): void {
 
 /** `berth workspace new NAME`: creates and selects it. */
 export async function workspaceNew(ctx: CliContext, name: string): Promise<void> {
-  const store = await ctx.open();
+  const { store, namespace } = await ctx.openStack();
   const ws = await store.workspaces.create(name);
-  ctx.selectWorkspace(name);
+  ctx.selectWorkspace(name, namespace);
   noteOverride(ctx, 'the new selection');
+  const where = namespace === '' ? '' : ` in namespace ${JSON.stringify(namespace)}`;
   if (ctx.json) ctx.printJson({ workspace: ws });
-  else ctx.out(`Created and switched to workspace "${name}".`);
+  else ctx.out(`Created and switched to workspace "${name}"${where}.`);
 }
 
 /** `berth workspace select NAME [--or-create]`. */
 export async function workspaceSelect(ctx: CliContext, name: string, opts: { orCreate?: boolean }): Promise<void> {
-  const store = await ctx.open();
+  const { store, namespace } = await ctx.openStack();
   let created = false;
   try {
     await store.workspaces.get(name);
@@ -79,15 +80,20 @@ export async function workspaceSelect(ctx: CliContext, name: string, opts: { orC
     await store.workspaces.create(name);
     created = true;
   }
-  ctx.selectWorkspace(name);
+  ctx.selectWorkspace(name, namespace);
   noteOverride(ctx, 'this selection');
   if (ctx.json) ctx.printJson({ workspace: name, created });
-  else ctx.out(created ? `Created and switched to workspace "${name}".` : `Switched to workspace "${name}".`);
+  else {
+    const where = namespace === '' ? '' : ` in namespace ${JSON.stringify(namespace)}`;
+    ctx.out(
+      created ? `Created and switched to workspace "${name}"${where}.` : `Switched to workspace "${name}"${where}.`,
+    );
+  }
 }
 
 /** `berth workspace delete NAME [--force]`: never the selected one. */
 export async function workspaceDelete(ctx: CliContext, name: string, opts: { force?: boolean }): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   if (name === ctx.selectedWorkspace().name && name !== 'default') {
     throw new BerthError(
       'INVALID_ARGUMENT',
@@ -95,14 +101,31 @@ export async function workspaceDelete(ctx: CliContext, name: string, opts: { for
       { details: { name } },
     );
   }
+  const info = await store.workspaces.get(name).catch((err: unknown) => {
+    if (!(err instanceof BerthError && err.code === 'NO_SUCH_WORKSPACE')) throw err;
+    throw new BerthError(
+      'NO_SUCH_WORKSPACE',
+      `workspace ${name} does not exist in namespace ${JSON.stringify(store.namespace)}; nothing to delete; list the workspaces with \`berth workspace list\``,
+      { details: err.details },
+    );
+  });
   await store.workspaces.delete(name, { force: opts.force === true });
-  if (ctx.json) ctx.printJson({ deleted: name });
-  else ctx.out(`Deleted workspace "${name}".`);
+  const m = info.managed;
+  const left = [
+    m.containers ? `${m.containers} container(s)` : '',
+    m.pods ? `${m.pods} pod(s)` : '',
+    m.volumes ? `${m.volumes} volume(s)` : '',
+  ].filter(Boolean);
+  if (ctx.json) return ctx.printJson({ deleted: name, namespace: info.namespace, serial: info.serial, managed: m });
+  ctx.out(
+    `Deleted workspace "${name}" (state serial ${info.serial} and its history)` +
+      (left.length > 0 ? `; the ${left.join(', ')} it managed stay, now orphans.` : '.'),
+  );
 }
 
 /** `berth state show`: the selected workspace's current state. */
 export async function stateShow(ctx: CliContext, opts: { showSecrets?: boolean } = {}): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const name = ctx.selectedWorkspace().name;
   const read = await store.workspaces.readState(name, { showSecrets: opts.showSecrets === true });
   const current = opts.showSecrets ? read : { ...read, state: redactSecrets(read.state) };
@@ -113,7 +136,7 @@ export async function stateShow(ctx: CliContext, opts: { showSecrets?: boolean }
 
 /** `berth state history [--limit N]`. */
 export async function stateHistory(ctx: CliContext, opts: { limit?: string }): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const name = ctx.selectedWorkspace().name;
   const limit = opts.limit === undefined ? undefined : Number(opts.limit);
   const history = await store.workspaces.history(name, limit === undefined ? {} : { limit });
@@ -150,23 +173,45 @@ async function withWorkspaceLock<T>(
 }
 
 /** `berth state rollback SERIAL`: under the workspace lock. */
-export async function stateRollback(ctx: CliContext, serialText: string): Promise<void> {
-  const serial = Number(serialText);
-  if (!Number.isInteger(serial) || serial < 1) {
-    throw new BerthError('INVALID_ARGUMENT', `serial ${JSON.stringify(serialText)} is not a positive integer`);
+export async function stateRollback(
+  ctx: CliContext,
+  serialText: string,
+  opts: { force?: boolean } = {},
+): Promise<void> {
+  const serial = /^\d+$/.test(serialText) ? Number(serialText) : NaN;
+  if (!Number.isSafeInteger(serial) || serial < 1) {
+    throw usageError(
+      `serial ${JSON.stringify(serialText)} is not a positive integer; \`berth state history\` lists the serials`,
+      { value: serialText },
+    );
   }
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const name = ctx.selectedWorkspace().name;
-  const result = await withWorkspaceLock(ctx, store, name, 'rollback', (lockId) =>
-    store.workspaces.rollback(name, serial, { lockId }),
-  );
+  const result = await withWorkspaceLock(ctx, store, name, 'rollback', async (lockId) => {
+    const current = await store.workspaces.readState(name);
+    const kept =
+      serial <= current.serial &&
+      (await store.workspaces.history(name, { limit: current.serial - serial + 1 })).some((v) => v.serial === serial);
+    if (!kept) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `workspace ${name} has no serial ${serial} in its history; list it with \`berth state history\``,
+        { details: { name, serial } },
+      );
+    }
+    await ctx.confirm(
+      `Roll workspace "${name}" back to serial ${serial}?\n  berth will write that version as serial ${current.serial + 1}; serial ${current.serial} stays in the history.`,
+      opts.force,
+    );
+    return store.workspaces.rollback(name, serial, { lockId });
+  });
   if (ctx.json) return ctx.printJson({ workspace: name, serial: result.serial, lineage: result.lineage, from: serial });
   ctx.out(`Rolled workspace "${name}" back to serial ${serial}; it is now at serial ${result.serial}.`);
 }
 
 /** `berth state export`: the envelope as JSON on stdout. */
 export async function stateExport(ctx: CliContext, opts: { showSecrets?: boolean } = {}): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   ctx.printJson(
     await store.workspaces.exportState(ctx.selectedWorkspace().name, { showSecrets: opts.showSecrets === true }),
   );
@@ -181,7 +226,7 @@ export async function stateImport(ctx: CliContext, file: string, opts: { force?:
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message;
     throw new BerthError('INVALID_IMPORT', `cannot read ${file} as a berth workspace export: ${why}`, { cause: err });
   }
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const name = ctx.selectedWorkspace().name;
   const result = await withWorkspaceLock(ctx, store, name, 'import', (lockId) =>
     store.workspaces.importState(name, envelope, { force: opts.force === true, lockId }),
@@ -192,7 +237,7 @@ export async function stateImport(ctx: CliContext, file: string, opts: { force?:
 
 /** `berth state lock [--operation OP]`: prints the lock id and leaves the lock held. */
 export async function stateLock(ctx: CliContext, opts: { operation?: string; info?: string }): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const name = ctx.selectedWorkspace().name;
   const lock = await store.workspaces.lock(name, {
     operation: opts.operation ?? 'manual',
@@ -208,7 +253,7 @@ export async function stateLock(ctx: CliContext, opts: { operation?: string; inf
 
 /** `berth state unlock LOCK_ID`. */
 export async function stateUnlock(ctx: CliContext, lockId: string): Promise<void> {
-  const store = await ctx.open();
+  const { store } = await ctx.openStack();
   const name = ctx.selectedWorkspace().name;
   await store.workspaces.unlock(name, lockId);
   if (ctx.json) ctx.printJson({ unlocked: lockId, workspace: name });
@@ -224,16 +269,20 @@ function lockRows(ctx: CliContext, locks: LockInfo[]): string[][] {
     l.who,
     relativeTime(l.createdAt, now),
     l.stale ? paint(ctx.colour, 'yellow', `stale: ${l.staleReason}`) : 'held',
+    l.info,
   ]);
 }
 
 /** `berth state locks`: every lock, stale ones marked. */
 export async function stateLocks(ctx: CliContext): Promise<void> {
+  // Every lock of the store (or of --namespace), as force-unlock finds a lock by id among all keys.
   const store = await ctx.open();
   const locks = await store.locks.list();
   if (ctx.json) return ctx.printJson({ locks });
   if (locks.length === 0) return ctx.out('No locks are held.');
-  process.stdout.write(renderTable(['LOCK ID', 'KEY', 'OPERATION', 'WHO', 'CREATED', 'STATE'], lockRows(ctx, locks)));
+  process.stdout.write(
+    renderTable(['LOCK ID', 'KEY', 'OPERATION', 'WHO', 'CREATED', 'STATE', 'INFO'], lockRows(ctx, locks)),
+  );
 }
 
 /**
@@ -254,6 +303,7 @@ export async function forceUnlock(ctx: CliContext, lockId: string, opts: { force
         `Lock ${lock.id} on ${lock.key}:`,
         `  held by   ${lock.who} (pid ${lock.pid} on ${lock.host})`,
         `  operation ${lock.operation}`,
+        ...(lock.info ? [`  info      ${lock.info}`] : []),
         `  since     ${lock.createdAt} (${relativeTime(lock.createdAt)})`,
         `  state     ${lock.stale ? `stale: ${lock.staleReason}` : 'held (the holder may still be running!)'}`,
       ].join('\n'),

@@ -161,7 +161,7 @@ export async function assertRemovable(tx: Tx, row: ContainerRecord, alsoRemoved:
   if (sessions.length > 0) {
     throw new BerthError(
       'EXEC_SESSION_EXISTS',
-      `container ${row.name} has active exec sessions: ${sessions.join(', ')}; remove them first (removeContainerExecSessions), or remove the container with force`,
+      `container ${row.name} has active exec sessions: ${sessions.join(', ')}; remove the container with them (\`berth rm -f ${row.name}\`; in the library, force or removeContainerExecSessions first)`,
       { details: { id: row.id, sessions } },
     );
   }

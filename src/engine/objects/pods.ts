@@ -92,7 +92,7 @@ export async function removePod(tx: Tx, id: string): Promise<void> {
   if (members.length > 0) {
     throw new BerthError(
       'POD_NOT_EMPTY',
-      `pod ${row.name} still has ${members.length} container(s); remove them first (removePodContainers), or remove the pod with force`,
+      `pod ${row.name} still has ${members.length} container(s); remove the pod with its containers (\`berth pod rm -f ${row.name}\`; in the library, force or removePodContainers first)`,
       { details: { id, containers: members.map((m) => m.id) } },
     );
   }

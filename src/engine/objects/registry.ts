@@ -1,6 +1,7 @@
 import { BerthError } from '../../errors.js';
 import type { Tx } from '../context.js';
-import { findIdOrName } from './queries.js';
+import type { ForeignName } from '../types.js';
+import { findIdOrName, getVolume } from './queries.js';
 
 /*
  * Ids and names are unique across containers and pods together (DESIGN.md §3). Writes are
@@ -46,4 +47,28 @@ export async function findObject(
   id: string,
 ): Promise<{ kind: 'container' | 'pod'; name: string; namespace: string } | undefined> {
   return (await tx.q.all(findIdOrName, { id, name: '' })).find((r) => r.id === id);
+}
+
+/**
+ * The names of `wanted` that an object outside the transaction's namespace holds: names
+ * are unique store-wide (containers and pods together, volumes apart), so a create of
+ * such a name would be refused.
+ */
+export async function namesHeldElsewhere(
+  tx: Tx,
+  wanted: readonly { kind: 'container' | 'pod' | 'volume'; name: string }[],
+): Promise<ForeignName[]> {
+  const out: ForeignName[] = [];
+  for (const w of wanted) {
+    if (w.kind === 'volume') {
+      const row = await tx.q.get(getVolume, { name: w.name });
+      if (row && row.namespace !== tx.ns) {
+        out.push({ ...w, holder: { kind: 'volume', id: row.name, namespace: row.namespace } });
+      }
+      continue;
+    }
+    const row = (await tx.q.all(findIdOrName, { id: '', name: w.name })).find((r) => r.namespace !== tx.ns);
+    if (row) out.push({ ...w, holder: { kind: row.kind, id: row.id, namespace: row.namespace } });
+  }
+  return out;
 }

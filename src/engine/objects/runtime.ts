@@ -228,6 +228,10 @@ export async function refresh(tx: Tx, reason: string): Promise<void> {
     const state = parseStored<Record<string, unknown>>(row.state_json, 'container state');
     const status = typeof state.status === 'string' ? (REFRESHED_STATUS[state.status] ?? state.status) : state.status;
     const next: Record<string, unknown> = { ...state, status };
+    // A container that was running when the machine went down has no exit code to show.
+    if (state.status === 'running' || state.status === 'paused' || state.status === 'stopping') {
+      delete next.exitCode;
+    }
     delete next.pid;
     delete next.mounted;
     delete next.mountpoint;

@@ -410,7 +410,7 @@ export async function importState(
     if (imported.lineage !== row.lineage && !opts.force) {
       throw new BerthError(
         'LINEAGE_MISMATCH',
-        `the import has lineage ${imported.lineage} but workspace ${name} has lineage ${row.lineage}: it is another workspace's state; import it with force (\`berth state import --force\`) to replace it`,
+        `the import has lineage ${imported.lineage} but workspace ${name} has lineage ${row.lineage}: it is another workspace's state; replace it with \`berth state import --force FILE\``,
         { details: { name, lineage: row.lineage, imported: imported.lineage } },
       );
     }
@@ -418,7 +418,7 @@ export async function importState(
       const relation = imported.serial === row.serial ? 'the same serial as' : 'older than';
       throw new BerthError(
         'STALE_SERIAL',
-        `the import has serial ${imported.serial}, ${relation} workspace ${name} (serial ${row.serial}), so it is not newer; import it with force (\`berth state import --force\`) to replace the current state`,
+        `the import has serial ${imported.serial}, ${relation} workspace ${name} (serial ${row.serial}), so it is not newer; replace the current state with \`berth state import --force FILE\``,
         { details: { name, serial: row.serial, imported: imported.serial } },
       );
     }

@@ -195,7 +195,7 @@ export async function deleteWorkspace(tx: Tx, name: string, force: boolean): Pro
     ].join(' and ');
     throw new BerthError(
       'WORKSPACE_NOT_EMPTY',
-      `workspace ${name} is not empty: ${what}; destroy its objects first (\`berth destroy\` with it selected), or delete it anyway with force (\`berth workspace delete --force ${name}\`)`,
+      `workspace ${name} is not empty: ${what}; destroy its objects first (\`berth destroy\` with it selected), or delete it anyway with \`berth workspace delete --force ${name}\` (its objects stay, as orphans)`,
       { details: { name, serial: row.serial, managed: m } },
     );
   }
