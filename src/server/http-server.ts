@@ -13,6 +13,8 @@ import { sendError } from './http-response.js';
 import { formatListenAddress, isReachableFromOtherMachines, type ListenAddress } from './listen-address.js';
 import { bodyTooLarge, shuttingDown } from './request-body.js';
 import type { RequestClient, RequestContext, RouteHandler } from './request-context.js';
+import { dockerRoutes } from './docker/docker-routes.js';
+import { libpodRoutes } from './libpod/libpod-routes.js';
 import { terraformRoutes } from './terraform/terraform-routes.js';
 import { secureServerOptions, type ServeTls } from './tls-options.js';
 import { AUTH_CHALLENGES, isUsableToken, presentedToken, presentedUser, tokenMatches } from './token-auth.js';
@@ -23,7 +25,7 @@ import { claimSocketPath, listenOnSocket, removeSocket } from './unix-socket.js'
  * sockets), the token check, the body limit, a shutdown that drains what is in flight,
  * and the dispatch of each request to a family of routes. The routes themselves live in
  * one folder per protocol (`berth/` for berth's own /v1, `terraform/` for Terraform's
- * http state backend).
+ * http state backend, `docker/` and `libpod/` for the Docker Engine and libpod APIs' reads).
  */
 
 /** Where berth serve listens unless told otherwise. */
@@ -230,6 +232,8 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
   const routes: RouteHandler[] = [
     terraformRoutes(store, { ...(opts.terraformLockTtlMs ? { lockTtlMs: opts.terraformLockTtlMs } : {}) }),
     berthRoutes(store, { heartbeatMs: opts.heartbeatMs ?? 15_000, pollMs: opts.pollMs ?? 100 }),
+    libpodRoutes(store, { pollMs: opts.pollMs ?? 100 }),
+    dockerRoutes(store, { pollMs: opts.pollMs ?? 100 }),
   ];
   const inFlight = new Set<ServerResponse>();
   const drainWaiters: (() => void)[] = [];
@@ -265,7 +269,8 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const client = requestClient(req, address, token !== undefined);
-    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal, client };
+    const reportBug = (err: unknown): void => opts.onInternalError?.(err, req);
+    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal, client, reportBug };
     for (const route of routes) if (await route(ctx)) return;
     throw new HttpError(404, 'NOT_FOUND', `no ${req.method} ${path}; berth's API is under /v1 (GET /v1/health)`);
   }
