@@ -25,11 +25,20 @@ export interface DockerEventMessage {
   from?: string;
 }
 
-/** How an API names a berth event's type and action, or undefined to leave the event out. */
-export type EventNaming = (ev: BerthEvent) => { type: string; action: string } | undefined;
+/** An API's type and action of a berth event, and attributes of its own. */
+export interface EventName {
+  type: string;
+  action: string;
+  attributes?: Record<string, string>;
+  /** Send the legacy `status` field (Docker does for containers only; podman's client reads it on every event). */
+  status?: boolean;
+}
+
+/** How an API names a berth event, or undefined to leave the event out. */
+export type EventNaming = (ev: BerthEvent) => EventName | undefined;
 
 /** A journal event as a Docker events message. */
-export function toEventMessage(ev: BerthEvent, naming: { type: string; action: string }): DockerEventMessage {
+export function toEventMessage(ev: BerthEvent, naming: EventName): DockerEventMessage {
   const ms = Date.parse(ev.ts);
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(ev.data ?? {})) {
@@ -39,9 +48,11 @@ export function toEventMessage(ev: BerthEvent, naming: { type: string; action: s
   if (ev.namespace !== '') attributes['berth.namespace'] = ev.namespace;
   attributes['berth.seq'] = String(ev.seq);
   attributes['berth.actor'] = ev.actor;
+  Object.assign(attributes, naming.attributes);
   const id = ev.subject.id ?? ev.subject.name ?? '';
   return {
-    ...(naming.type === 'container' ? { status: naming.action, id } : {}),
+    ...((naming.status ?? naming.type === 'container') ? { status: naming.action } : {}),
+    ...(naming.type === 'container' ? { id } : {}),
     Type: naming.type,
     Action: naming.action,
     Actor: { ID: id, Attributes: attributes },
@@ -51,19 +62,37 @@ export function toEventMessage(ev: BerthEvent, naming: { type: string; action: s
   };
 }
 
+/** Milliseconds of each unit of a Go duration. */
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
 /**
  * A time parameter in milliseconds since the epoch: Unix seconds (`1700000000`,
- * `1700000000.123456789`), as the docker and podman CLIs send them, or an RFC 3339 time.
+ * `1700000000.123456789`), as the docker CLI sends them; a Go duration back from now
+ * (`10m`, `1h30m`), as podman's client passes the user's words on; or an RFC 3339 time.
  * @throws INVALID_ARGUMENT for anything else
  */
-export function parseEventTime(value: string | null, name: string): number | undefined {
+export function parseEventTime(value: string | null, name: string, now = Date.now()): number | undefined {
   if (value === null || value === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Math.floor(Number(value) * 1000);
+  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+    let ms = 0;
+    for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g))
+      ms += Number(n) * DURATION_UNITS[unit!]!;
+    return Math.floor(now - ms);
+  }
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
     throw new BerthError(
       'INVALID_ARGUMENT',
-      `${name}=${value} is not a time; send Unix seconds (e.g. ${Math.floor(Date.now() / 1000)}) or an RFC 3339 time`,
+      `${name}=${value} is not a time; send Unix seconds (e.g. ${Math.floor(now / 1000)}), a duration back from now (10m) or an RFC 3339 time`,
     );
   }
   return ms;
@@ -108,8 +137,9 @@ export async function streamDockerEvents(
   opts: { pollMs: number; follow?: boolean },
 ): Promise<void> {
   const { req, res, url } = ctx;
-  const sinceMs = parseEventTime(url.searchParams.get('since'), 'since');
-  const untilMs = parseEventTime(url.searchParams.get('until'), 'until');
+  const asked = Date.now();
+  const sinceMs = parseEventTime(url.searchParams.get('since'), 'since', asked);
+  const untilMs = parseEventTime(url.searchParams.get('until'), 'until', asked);
   const filters = parseFilters(url.searchParams.get('filters'));
   for (const key of Object.keys(filters)) {
     if (!(FILTER_KEYS as readonly string[]).includes(key)) {

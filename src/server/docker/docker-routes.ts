@@ -4,7 +4,7 @@ import type { Store } from '../../store.js';
 import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
 import type { RequestContext, RouteHandler } from '../request-context.js';
-import { streamDockerEvents } from './docker-events.js';
+import { streamDockerEvents, type EventName } from './docker-events.js';
 import {
   countContainers,
   dockerInfo,
@@ -78,7 +78,7 @@ const HEADERS: Record<string, string> = {
 };
 
 /** Docker's type and action of a journal event (Docker's words where it has one). */
-export function dockerEventNaming(ev: BerthEvent): { type: string; action: string } {
+export function dockerEventNaming(ev: BerthEvent): EventName {
   const at = ev.type.indexOf('.');
   const kind = at < 0 ? ev.type : ev.type.slice(0, at);
   const verb = at < 0 ? '' : ev.type.slice(at + 1);

@@ -4,7 +4,7 @@ import type { Store } from '../../store.js';
 import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
 import type { RequestContext, RouteHandler } from '../request-context.js';
-import { streamDockerEvents } from '../docker/docker-events.js';
+import { streamDockerEvents, type EventName } from '../docker/docker-events.js';
 import { countContainers } from '../docker/docker-shapes.js';
 import {
   booleanParam,
@@ -66,13 +66,23 @@ const PODMAN_EVENTS: Readonly<Record<string, Readonly<Record<string, string>>>> 
   store: { refresh: 'refresh' },
 };
 
-/** podman's type and status of a journal event, or undefined when podman has no such event. */
-export function libpodEventNaming(ev: BerthEvent): { type: string; action: string } | undefined {
+/**
+ * podman's type and status of a journal event, or undefined when podman has no such event
+ * (its client drops, and 4.3's crashes on, a type or status it does not know).
+ */
+export function libpodEventNaming(ev: BerthEvent): EventName | undefined {
   const at = ev.type.indexOf('.');
   const kind = ev.type.slice(0, at);
   const action = PODMAN_EVENTS[kind]?.[ev.type.slice(at + 1)];
   if (at < 0 || action === undefined) return undefined;
-  return { type: kind === 'store' ? 'system' : kind, action };
+  // podman's client requires the exit code on every event, as its server always sends one.
+  const code = typeof ev.data.code === 'number' ? ev.data.code : 0;
+  return {
+    type: kind === 'store' ? 'system' : kind,
+    action,
+    attributes: { containerExitCode: String(code) },
+    status: true,
+  };
 }
 
 /** The ids, names and podman states of containers, by id. */
