@@ -109,7 +109,8 @@ describe('dockerode against berth serve', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { Type: string; Action: string; Actor: { ID: string } });
     expect(messages.map((m) => [m.Type, m.Action, m.Actor.ID])).toEqual([
-      ['pod', 'create', world.pods.shop!.config.id],
+      ['volume', 'create', 'pgdata'],
+      ['volume', 'create', 'cache'],
     ]);
   });
 });
