@@ -171,7 +171,11 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
   it("docker inspect NAME shows berth's container; an unknown name is docker's own No such object", async () => {
     const r = expectOk(await docker(['inspect', 'web']), 'docker inspect web');
     const [doc] = JSON.parse(r.stdout) as Record<string, any>[];
-    const web = world.containers.web!;
+    // berth's own view of the same container, from the CLI.
+    const shown = await serve.berth(['container', 'inspect', 'web', '--format', 'json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    const web = (JSON.parse(shown.stdout) as Container[])[0]!;
+    expect(web).toEqual(world.containers.web);
     expect(doc!.Id).toBe(web.config.id);
     expect(doc!.Name).toBe('/web');
     expect(doc!.Created).toBe(web.config.createdAt);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Container } from '../../src/index.js';
 import { requireBuiltCli, type RunResult } from '../cli/helpers.js';
 import { fileDir, startBerthServe, type Serve } from '../terraform/terraform.js';
 import { runClient } from './clients.js';
@@ -133,7 +134,11 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
 
   it("podman inspect NAME finds a container, a pod or a volume; an unknown name is podman's error", async () => {
     const [web] = await json<any[]>(['inspect', 'web']);
-    const w = world.containers.web!;
+    // berth's own view of the same container, from the CLI.
+    const shown = await serve.berth(['container', 'inspect', 'web', '--format', 'json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    const w = (JSON.parse(shown.stdout) as Container[])[0]!;
+    expect(w).toEqual(world.containers.web);
     expect(web).toMatchObject({
       Id: w.config.id,
       Name: 'web',
