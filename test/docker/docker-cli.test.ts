@@ -228,6 +228,8 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
       expect(labelMap(row.Labels)).toEqual(v.config.labels ?? {});
       expect(row.Scope).toBe('local');
     }
+    const [pgdata] = JSON.parse(expectOk(await docker(['volume', 'inspect', 'pgdata']), 'volume inspect').stdout);
+    expect(pgdata.Mountpoint).toBe(world.volumes.pgdata!.state.mountPoint);
     const filtered = expectOk(await docker(['volume', 'ls', '-q', '--filter', 'label=tier=db']), 'volume ls -f');
     expect(filtered.stdout.trim()).toBe('pgdata');
     const [cache] = JSON.parse(expectOk(await docker(['volume', 'inspect', 'cache']), 'volume inspect').stdout);

@@ -126,6 +126,7 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
       Labels: { tier: 'db' },
       Scope: 'local',
       MountCount: 1,
+      Mountpoint: '/var/lib/berth/volumes/pgdata/_data',
       CreatedAt: world.volumes.pgdata!.config.createdAt,
     });
     const filtered = await json<any[]>(['volume', 'ls', '--filter', 'label=tier=db', '--format', 'json']);

@@ -36,7 +36,10 @@ export async function makeWorld(dir: string): Promise<World> {
   const file = join(dir, 'berth.db');
   const store = await openStore({ path: file });
   const volumes: Record<string, Volume> = {};
-  volumes.pgdata = await store.addVolume({ config: { name: 'pgdata', labels: { tier: 'db' } } });
+  volumes.pgdata = await store.addVolume({
+    config: { name: 'pgdata', labels: { tier: 'db' } },
+    state: { mountCount: 1, mountPoint: '/var/lib/berth/volumes/pgdata/_data' },
+  });
   volumes.cache = await store.addVolume({ config: { name: 'cache', driver: 'local', options: { type: 'tmpfs' } } });
   const pods: Record<string, Pod> = {};
   pods.shop = await store.addPod({ config: { name: 'shop', labels: { app: 'shop' } } });

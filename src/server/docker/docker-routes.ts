@@ -1,5 +1,5 @@
-import { isBerthError } from '../../errors.js';
 import type { BerthEvent } from '../../engine/types.js';
+import { BerthError, isBerthError } from '../../errors.js';
 import type { Store } from '../../store.js';
 import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
@@ -18,6 +18,7 @@ import {
   booleanParam,
   DOCKER_API_VERSION,
   limitParam,
+  listedVolumes,
   parseFilters,
   pathSegment,
   readOnlyRefusal,
@@ -25,7 +26,6 @@ import {
   sendApiJson,
   withoutVersion,
 } from './engine-api.js';
-import { BerthError } from '../../errors.js';
 
 /*
  * The Docker Engine API's read subset (v1.41), so that `docker ps -a`, `docker inspect`,
@@ -162,9 +162,7 @@ export function dockerRoutes(store: Store, opts: DockerRouteOptions): RouteHandl
     [
       /^\/volumes$/,
       async ({ url }) => ({
-        Volumes: (await store.listVolumes({ filters: parseFilters(url.searchParams.get('filters')) })).map(
-          toDockerVolume,
-        ),
+        Volumes: (await listedVolumes(store, parseFilters(url.searchParams.get('filters')))).map(toDockerVolume),
         Warnings: null,
       }),
     ],

@@ -1,5 +1,5 @@
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
-import type { Container, ContainerSummary, Volume, VolumeSummary } from '../../engine/types.js';
+import type { Container, ContainerSummary, Volume } from '../../engine/types.js';
 import { BERTH_VERSION } from '../../version.js';
 import { DOCKER_API_VERSION, DOCKER_MIN_API_VERSION } from './engine-api.js';
 
@@ -249,17 +249,15 @@ export function toDockerContainer(c: Container): Record<string, unknown> {
 }
 
 /** A volume as Docker's Volume (`GET /volumes`, `GET /volumes/{name}`). */
-export function toDockerVolume(v: Volume | VolumeSummary): Record<string, unknown> {
-  const s = 'config' in v ? undefined : v;
-  const config = 'config' in v ? v.config : undefined;
+export function toDockerVolume(v: Volume): Record<string, unknown> {
   return {
-    Name: s?.name ?? config!.name,
-    Driver: (s?.driver ?? config!.driver) || 'local',
-    Mountpoint: (s ? s.mountPoint : (v as Volume).state.mountPoint) ?? '',
-    CreatedAt: (s ? s.createdAt : config!.createdAt) ?? ZERO_TIME,
-    Labels: (s ? s.labels : config!.labels) ?? {},
+    Name: v.config.name,
+    Driver: v.config.driver || 'local',
+    Mountpoint: v.state.mountPoint ?? '',
+    CreatedAt: v.config.createdAt ?? ZERO_TIME,
+    Labels: v.config.labels ?? {},
     Scope: 'local',
-    Options: (s ? s.options : config!.options) ?? {},
+    Options: v.config.options ?? {},
     UsageData: null,
   };
 }

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { Volume } from '../../engine/types.js';
+import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
 import { errorAnswer, HttpError } from '../http-error.js';
 import type { RequestContext } from '../request-context.js';
@@ -128,4 +130,15 @@ export function readOnlyRefusal(method: string, path: string, api: string): Http
     `berth serves its store read-only through the ${api} API: ${method} ${path} is refused and nothing was changed; change the store with the berth CLI (berth rm, berth pod rm, berth volume rm, berth apply)`,
     { details: { method, path }, headers: { allow: 'GET, HEAD' } },
   );
+}
+
+/**
+ * The volumes a listing's `filters` select, as whole objects (both APIs show a volume's
+ * runtime state, which the listing's summaries leave out; volumes are few).
+ * @throws INVALID_ARGUMENT for an unknown filter
+ */
+export async function listedVolumes(store: Store, filters: Record<string, string[]>): Promise<Volume[]> {
+  const [listed, all] = await Promise.all([store.listVolumes({ filters }), store.allVolumes()]);
+  const byName = new Map(all.map((v) => [v.config.name, v]));
+  return listed.map((s) => byName.get(s.name)).filter((v) => v !== undefined);
 }

@@ -11,6 +11,7 @@ import {
   DOCKER_API_VERSION,
   LIBPOD_API_VERSION,
   limitParam,
+  listedVolumes,
   parseFilters,
   pathSegment,
   readOnlyRefusal,
@@ -159,7 +160,7 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
     [
       /^\/volumes\/json$/,
       async ({ url }) =>
-        (await store.listVolumes({ filters: parseFilters(url.searchParams.get('filters')) })).map(toLibpodVolume),
+        (await listedVolumes(store, parseFilters(url.searchParams.get('filters')))).map(toLibpodVolume),
     ],
     [/^\/volumes\/([^/]+)\/json$/, async (_ctx, ref) => toLibpodVolume(await store.lookupVolume(ref))],
   ];

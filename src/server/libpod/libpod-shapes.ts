@@ -1,5 +1,5 @@
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
-import type { Container, ContainerSummary, Pod, PodSummary, Volume, VolumeSummary } from '../../engine/types.js';
+import type { Container, ContainerSummary, Pod, PodSummary, Volume } from '../../engine/types.js';
 import { BERTH_VERSION } from '../../version.js';
 import { ZERO_TIME, dockerVersion, unixSeconds, type ContainerCounts } from '../docker/docker-shapes.js';
 import { LIBPOD_API_VERSION } from '../docker/engine-api.js';
@@ -233,22 +233,19 @@ export function toLibpodPod(
 }
 
 /** A volume as libpod's VolumeConfigResponse / InspectVolumeData. */
-export function toLibpodVolume(v: Volume | VolumeSummary): Record<string, unknown> {
-  const summary = 'config' in v ? undefined : v;
-  const config = 'config' in v ? v.config : undefined;
-  const state = 'config' in v ? v.state : undefined;
+export function toLibpodVolume(v: Volume): Record<string, unknown> {
   return {
-    Name: summary?.name ?? config!.name,
-    Driver: (summary?.driver ?? config!.driver) || 'local',
-    Mountpoint: (summary ? summary.mountPoint : state!.mountPoint) ?? '',
-    CreatedAt: goTime(summary ? summary.createdAt : config!.createdAt),
-    Labels: (summary ? summary.labels : config!.labels) ?? {},
+    Name: v.config.name,
+    Driver: v.config.driver || 'local',
+    Mountpoint: v.state.mountPoint ?? '',
+    CreatedAt: goTime(v.config.createdAt),
+    Labels: v.config.labels ?? {},
     Scope: 'local',
-    Options: (summary ? summary.options : config!.options) ?? {},
+    Options: v.config.options ?? {},
     UID: 0,
     GID: 0,
     Anonymous: false,
-    MountCount: summary ? summary.users : (state!.mountCount ?? 0),
+    MountCount: v.state.mountCount ?? 0,
     NeedsCopyUp: false,
     NeedsChown: false,
   };
