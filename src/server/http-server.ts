@@ -9,12 +9,12 @@ import { BerthError } from '../errors.js';
 import { berthRoutes } from './berth/berth-routes.js';
 import { formatByteSize, MAX_BYTE_SIZE } from './byte-size.js';
 import { HttpError, type HttpErrorCode } from './http-error.js';
-import { sendError } from './http-response.js';
+import { sendError, type ErrorShape } from './http-response.js';
 import { formatListenAddress, isReachableFromOtherMachines, type ListenAddress } from './listen-address.js';
 import { bodyTooLarge, shuttingDown } from './request-body.js';
 import type { RequestClient, RequestContext, RouteHandler } from './request-context.js';
-import { dockerRoutes } from './docker/docker-routes.js';
-import { libpodRoutes } from './libpod/libpod-routes.js';
+import { dockerErrorShape, dockerRoutes } from './docker/docker-routes.js';
+import { libpodErrorShape, libpodRoutes } from './libpod/libpod-routes.js';
 import { terraformRoutes } from './terraform/terraform-routes.js';
 import { secureServerOptions, type ServeTls } from './tls-options.js';
 import { AUTH_CHALLENGES, isUsableToken, presentedToken, presentedUser, tokenMatches } from './token-auth.js';
@@ -33,6 +33,16 @@ export const DEFAULT_LISTEN: ListenAddress & { kind: 'tcp' } = { kind: 'tcp', ho
 
 /** The default `--max-body`: a Terraform state of thousands of resources fits. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
+
+/**
+ * The error shape of the protocol a request path belongs to, so that every refusal — the
+ * token check, the body limit and a shutdown included — reaches its client in the words
+ * it reads. berth's own shape otherwise.
+ */
+function errorShapeOf(target: string | undefined): ErrorShape | undefined {
+  const path = (target ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+  return libpodErrorShape(path) ?? dockerErrorShape(path);
+}
 
 /** How long a shutdown waits for requests in flight before it cuts their connections. */
 const DRAIN_MS = 5000;
@@ -269,8 +279,7 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
     }
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const client = requestClient(req, address, token !== undefined);
-    const reportBug = (err: unknown): void => opts.onInternalError?.(err, req);
-    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal, client, reportBug };
+    const ctx: RequestContext = { req, res, url, path, maxBodyBytes, signal: shutdown.signal, client };
     for (const route of routes) if (await route(ctx)) return;
     throw new HttpError(404, 'NOT_FOUND', `no ${req.method} ${path}; berth's API is under /v1 (GET /v1/health)`);
   }
@@ -287,7 +296,7 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
         if (!req.complete) cutOff(req);
       });
       handle(req, res, address).catch((err: unknown) => {
-        if (sendError(res, err).internal) opts.onInternalError?.(err, req);
+        if (sendError(res, err, errorShapeOf(req.url)).internal) opts.onInternalError?.(err, req);
       });
     };
 

@@ -33,8 +33,6 @@ export interface RequestContext {
   /** Aborted when the server shuts down: streams end, uploads are cut off. */
   readonly signal: AbortSignal;
   readonly client: RequestClient;
-  /** Reports an error that is berth's own bug, for a family that answers errors in its own shape. */
-  readonly reportBug: (err: unknown) => void;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BerthEvent, Container } from '../../src/index.js';
@@ -323,5 +323,21 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
       ContainersStopped: 2,
       Images: 0,
     });
+  });
+
+  it("sends berth serve's token from docker's HttpHeaders configuration", async () => {
+    const tokenDir = fileDir('berth-docker-token-');
+    const guarded = await startBerthServe(tokenDir, [], { BERTH_TOKEN: 'docker-secret-token' });
+    const config = join(tokenDir, 'docker-config');
+    mkdirSync(config);
+    const env = { DOCKER_HOST: guarded.url.replace(/^http:/, 'tcp:'), DOCKER_CONFIG: config, DOCKER_CONTEXT: '' };
+    const refused = await docker(['ps', '-a'], env);
+    expect(refused.code).not.toBe(0);
+    writeFileSync(
+      join(config, 'config.json'),
+      JSON.stringify({ HttpHeaders: { Authorization: 'Bearer docker-secret-token' } }),
+    );
+    const r = expectOk(await docker(['ps', '-a', '--format', '{{.Names}}'], env), 'docker ps with the token');
+    expect(r.stdout).toBe('');
   });
 });

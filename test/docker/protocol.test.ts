@@ -169,6 +169,24 @@ describe('errors in each API shape', () => {
     expect((await world.store.snapshot()).seq).toBe(before.seq);
   });
 
+  it("answers the token check's 401 in each API's shape too", async () => {
+    const guarded = await startServer(world.store, { host: '127.0.0.1', port: 0, token: 'wire-token' });
+    try {
+      const docker = await http(guarded.url, '/v1.41/containers/json');
+      expect(docker.status).toBe(401);
+      expect(docker.json).toEqual({ message: expect.stringContaining('missing or wrong token') });
+      expect(docker.headers['api-version']).toBe('1.41');
+      const libpod = await http(guarded.url, '/v4.3.1/libpod/_ping');
+      expect(libpod.json).toEqual({ cause: 'unauthorized', message: expect.any(String), response: 401 });
+      const berth = await http(guarded.url, '/v1/health');
+      expect(berth.json).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+      const ok = await http(guarded.url, '/containers/json', { headers: { authorization: 'Bearer wire-token' } });
+      expect(ok.status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('answers malformed parameters 400', async () => {
     const notJson = await get('/containers/json?filters=%7Bnope');
     expect(notJson.status).toBe(400);

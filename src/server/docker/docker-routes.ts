@@ -3,6 +3,7 @@ import { BerthError, isBerthError } from '../../errors.js';
 import type { Store } from '../../store.js';
 import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
+import type { ErrorShape } from '../http-response.js';
 import type { RequestContext, RouteHandler } from '../request-context.js';
 import { streamDockerEvents, type EventName } from './docker-events.js';
 import {
@@ -22,7 +23,6 @@ import {
   parseFilters,
   pathSegment,
   readOnlyRefusal,
-  sendApiError,
   sendApiJson,
   withoutVersion,
 } from './engine-api.js';
@@ -76,6 +76,25 @@ const HEADERS: Record<string, string> = {
   ostype: 'linux',
   server: `berth/${BERTH_VERSION}`,
 };
+
+/**
+ * The Docker API path of a request path without its version prefix, or undefined when the
+ * path is not Docker's: a `/vX.Y` prefix, or a first segment of Docker's API (libpod's
+ * paths are libpod's).
+ */
+function dockerPath(path: string): string | undefined {
+  const rest = withoutVersion(path);
+  if (rest === '/libpod' || rest.startsWith('/libpod/')) return undefined;
+  if (rest === path && !DOCKER_ROOTS.has(path.split('/')[1] ?? '')) return undefined;
+  return rest;
+}
+
+/** Docker's error shape (`{"message"}`) for a path of the Docker API, else undefined. */
+export function dockerErrorShape(path: string): ErrorShape | undefined {
+  return dockerPath(path) === undefined ? undefined : DOCKER_ERRORS;
+}
+
+const DOCKER_ERRORS: ErrorShape = { body: ({ message }) => ({ message }), headers: HEADERS };
 
 /** Docker's type and action of a journal event (Docker's words where it has one). */
 export function dockerEventNaming(ev: BerthEvent): EventName {
@@ -180,44 +199,37 @@ export function dockerRoutes(store: Store, opts: DockerRouteOptions): RouteHandl
   ];
 
   return async (ctx) => {
-    const { req, res, path } = ctx;
-    const versioned = /^\/v\d+(?:\.\d+){1,2}(?:\/|$)/.test(path);
-    const rest = withoutVersion(path);
-    if (rest.startsWith('/libpod/') || rest === '/libpod') return false;
-    if (!versioned && !DOCKER_ROOTS.has(rest.split('/')[1] ?? '')) return false;
-    try {
-      const method = req.method ?? 'GET';
-      if (method !== 'GET' && method !== 'HEAD') throw readOnlyRefusal(method, rest, 'Docker Engine');
-      if (rest === '/_ping') {
-        res.writeHead(200, {
-          ...HEADERS,
-          'content-type': 'text/plain; charset=utf-8',
-          'cache-control': 'no-cache, no-store, must-revalidate',
-          pragma: 'no-cache',
-          'content-length': 2,
-        });
-        res.end(method === 'HEAD' ? undefined : 'OK');
-        return true;
-      }
-      if (rest === '/events') {
-        await streamDockerEvents(store, ctx, dockerEventNaming, HEADERS, opts);
-        return true;
-      }
-      for (const [pattern, read] of reads) {
-        const m = pattern.exec(rest);
-        if (m) {
-          sendApiJson(res, await read(ctx, m), HEADERS);
-          return true;
-        }
-      }
-      throw new HttpError(
-        404,
-        'NOT_FOUND',
-        `page not found: berth serves the Docker Engine API's reads of containers, volumes and events only (GET ${rest})`,
-      );
-    } catch (err) {
-      sendApiError(ctx, err, ({ message }) => ({ message }), HEADERS);
+    const { req, res } = ctx;
+    const rest = dockerPath(ctx.path);
+    if (rest === undefined) return false;
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') throw readOnlyRefusal(method, rest, 'Docker Engine');
+    if (rest === '/_ping') {
+      res.writeHead(200, {
+        ...HEADERS,
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-cache, no-store, must-revalidate',
+        pragma: 'no-cache',
+        'content-length': 2,
+      });
+      res.end(method === 'HEAD' ? undefined : 'OK');
       return true;
     }
+    if (rest === '/events') {
+      await streamDockerEvents(store, ctx, dockerEventNaming, HEADERS, opts);
+      return true;
+    }
+    for (const [pattern, read] of reads) {
+      const m = pattern.exec(rest);
+      if (m) {
+        sendApiJson(res, await read(ctx, m), HEADERS);
+        return true;
+      }
+    }
+    throw new HttpError(
+      404,
+      'NOT_FOUND',
+      `page not found: berth serves the Docker Engine API's reads of containers, volumes and events only (GET ${rest})`,
+    );
   };
 }

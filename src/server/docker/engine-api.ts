@@ -2,8 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Volume } from '../../engine/types.js';
 import type { Store } from '../../store.js';
 import { BerthError } from '../../errors.js';
-import { errorAnswer, HttpError } from '../http-error.js';
-import type { RequestContext } from '../request-context.js';
+import { HttpError } from '../http-error.js';
 
 /*
  * What the Docker Engine API and podman's libpod API share on the wire, in one place for
@@ -82,29 +81,6 @@ export function pathSegment(text: string): string {
   } catch {
     throw new BerthError('INVALID_ARGUMENT', `${JSON.stringify(text)} in the path is not valid percent-encoding`);
   }
-}
-
-/** How an API shapes its error body. */
-export type ErrorBody = (error: { code: string; message: string }, status: number) => unknown;
-
-/**
- * Answers `err` in an API's own error shape, with its headers; berth's own bugs are
- * reported through `ctx.reportBug` as on every route.
- */
-export function sendApiError(
-  ctx: RequestContext,
-  err: unknown,
-  body: ErrorBody,
-  headers: Record<string, string>,
-): void {
-  const answer = errorAnswer(err);
-  if (answer.internal) ctx.reportBug(err);
-  const { res } = ctx;
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  sendApiJson(res, body(answer.error, answer.status), { ...answer.headers, ...headers }, answer.status);
 }
 
 /**

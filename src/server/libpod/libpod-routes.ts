@@ -1,8 +1,8 @@
 import type { BerthEvent } from '../../engine/types.js';
-import { isBerthError } from '../../errors.js';
 import type { Store } from '../../store.js';
 import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
+import type { ErrorShape } from '../http-response.js';
 import type { RequestContext, RouteHandler } from '../request-context.js';
 import { streamDockerEvents, type EventName } from '../docker/docker-events.js';
 import { countContainers } from '../docker/docker-shapes.js';
@@ -15,7 +15,6 @@ import {
   parseFilters,
   pathSegment,
   readOnlyRefusal,
-  sendApiError,
   sendApiJson,
   withoutVersion,
 } from '../docker/engine-api.js';
@@ -51,6 +50,24 @@ const HEADERS: Record<string, string> = {
   'api-version': DOCKER_API_VERSION,
   'libpod-buildah-version': '',
   server: `berth/${BERTH_VERSION}`,
+};
+
+/** Whether a path (without its version prefix) is libpod's. */
+function isLibpodPath(path: string): boolean {
+  return path === '/libpod' || path.startsWith('/libpod/');
+}
+
+/**
+ * libpod's error shape for a path of the libpod API, else undefined: podman's client reads
+ * the status from `response`, and goes on to the next object kind only on a 404 there.
+ */
+export function libpodErrorShape(path: string): ErrorShape | undefined {
+  return isLibpodPath(withoutVersion(path)) ? LIBPOD_ERRORS : undefined;
+}
+
+const LIBPOD_ERRORS: ErrorShape = {
+  body: ({ code, message }, status) => ({ cause: causeOf(code), message, response: status }),
+  headers: HEADERS,
 };
 
 /** podman's short cause of an error code (`NO_SUCH_POD` → `no such pod`), as libpod's error table words them. */
@@ -173,56 +190,46 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
   return async (ctx) => {
     const { req, res } = ctx;
     const path = withoutVersion(ctx.path);
-    if (path !== '/libpod' && !path.startsWith('/libpod/')) return false;
+    if (!isLibpodPath(path)) return false;
     const rest = path.slice('/libpod'.length) || '/';
-    try {
-      const method = req.method ?? 'GET';
-      if (method !== 'GET' && method !== 'HEAD') throw readOnlyRefusal(method, path, 'libpod');
-      if (rest === '/_ping') {
-        res.writeHead(200, {
-          ...HEADERS,
-          'content-type': 'text/plain; charset=utf-8',
-          'cache-control': 'no-cache, no-store, must-revalidate',
-          pragma: 'no-cache',
-          'content-length': 2,
-        });
-        res.end(method === 'HEAD' ? undefined : 'OK');
-        return true;
-      }
-      if (rest === '/events') {
-        const follow = booleanParam(ctx.url, 'stream', true);
-        await streamDockerEvents(store, ctx, libpodEventNaming, HEADERS, { pollMs: opts.pollMs, follow });
-        return true;
-      }
-      for (const [pattern, check] of exists) {
-        const m = pattern.exec(rest);
-        if (m) {
-          await check(pathSegment(m[1]!));
-          res.writeHead(204, HEADERS);
-          res.end();
-          return true;
-        }
-      }
-      for (const [pattern, read] of reads) {
-        const m = pattern.exec(rest);
-        if (m) {
-          sendApiJson(res, await read(ctx, m[1] === undefined ? '' : pathSegment(m[1])), HEADERS);
-          return true;
-        }
-      }
-      throw new HttpError(
-        404,
-        'NOT_FOUND',
-        `page not found: berth serves the libpod API's reads of containers, pods, volumes and events only (GET ${path})`,
-      );
-    } catch (err) {
-      const body = ({ code, message }: { code: string; message: string }, status: number): unknown => ({
-        cause: isBerthError(err) ? causeOf(code) : code === 'NOT_FOUND' ? 'no such object' : causeOf(code),
-        message,
-        response: status,
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') throw readOnlyRefusal(method, path, 'libpod');
+    if (rest === '/_ping') {
+      res.writeHead(200, {
+        ...HEADERS,
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-cache, no-store, must-revalidate',
+        pragma: 'no-cache',
+        'content-length': 2,
       });
-      sendApiError(ctx, err, body, HEADERS);
+      res.end(method === 'HEAD' ? undefined : 'OK');
       return true;
     }
+    if (rest === '/events') {
+      const follow = booleanParam(ctx.url, 'stream', true);
+      await streamDockerEvents(store, ctx, libpodEventNaming, HEADERS, { pollMs: opts.pollMs, follow });
+      return true;
+    }
+    for (const [pattern, check] of exists) {
+      const m = pattern.exec(rest);
+      if (m) {
+        await check(pathSegment(m[1]!));
+        res.writeHead(204, HEADERS);
+        res.end();
+        return true;
+      }
+    }
+    for (const [pattern, read] of reads) {
+      const m = pattern.exec(rest);
+      if (m) {
+        sendApiJson(res, await read(ctx, m[1] === undefined ? '' : pathSegment(m[1])), HEADERS);
+        return true;
+      }
+    }
+    throw new HttpError(
+      404,
+      'NOT_FOUND',
+      `page not found: berth serves the libpod API's reads of containers, pods, volumes and events only (GET ${path})`,
+    );
   };
 }
