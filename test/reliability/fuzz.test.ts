@@ -1617,14 +1617,17 @@ function checkHttp(r: Awaited<ReturnType<typeof rawHttp>>, method: string, what:
   }
   if (r.status >= 500) throw new Error(`${what}: status ${r.status}: ${show(r.body)}`);
   if (r.status >= 400 && method !== 'HEAD') {
-    let body: { error?: { code?: unknown } };
+    let body: { error?: { code?: unknown }; message?: unknown; response?: unknown; cause?: unknown };
     try {
       body = JSON.parse(r.body) as typeof body;
     } catch {
       throw new Error(`${what}: ${r.status} without a JSON body: ${show(r.raw)}`);
     }
-    if (typeof body.error?.code !== 'string')
-      throw new Error(`${what}: ${r.status} body has no error.code: ${show(body)}`);
+    // Paths of the Docker Engine and libpod APIs answer in those APIs' shapes.
+    const docker = typeof body.message === 'string' && Object.keys(body).length === 1;
+    const libpod = typeof body.message === 'string' && typeof body.cause === 'string' && body.response === r.status;
+    if (typeof body.error?.code !== 'string' && !docker && !libpod)
+      throw new Error(`${what}: ${r.status} body has no error.code (nor Docker's or libpod's shape): ${show(body)}`);
   }
 }
 
