@@ -91,6 +91,10 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
     expect(web.map((r) => r.Names[0])).toEqual(['draft', 'web']);
     const exited = await json<any[]>(['ps', '-a', '--filter', 'status=exited', '--format', 'json']);
     expect(exited.map((r) => r.Names[0])).toEqual(['job']);
+    const last = await json<any[]>(['ps', '-a', '--last', '2', '--format', 'json']);
+    expect(last.map((r) => r.Names[0])).toEqual(['shop-worker', 'shop-api']);
+    const exitedThree = await json<any[]>(['ps', '-a', '--filter', 'exited=3', '--format', 'json']);
+    expect(exitedThree.map((r) => r.Names[0])).toEqual(['job']);
     const members = await json<any[]>(['ps', '-a', '--filter', 'pod=shop', '--format', 'json']);
     expect(members.map((r) => r.Names[0])).toEqual(['shop-worker', 'shop-api']);
   });

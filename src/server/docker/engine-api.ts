@@ -65,11 +65,15 @@ export function booleanParam(url: URL, name: string, fallback = false): boolean 
   throw new BerthError('INVALID_ARGUMENT', `${name}=${v} is not a boolean; send true or false`);
 }
 
-/** A whole-number query parameter, or undefined when absent (Docker's `limit=-1` and `0` mean none). */
-export function limitParam(url: URL): number | undefined {
-  const v = url.searchParams.get('limit');
+/**
+ * A listing's limit from a whole-number query parameter (Docker's `limit`, podman's
+ * `last`), or undefined when absent; `-1` and `0` mean none, as in Docker.
+ * @throws INVALID_ARGUMENT for anything but a whole number
+ */
+export function limitParam(url: URL, name = 'limit'): number | undefined {
+  const v = url.searchParams.get(name);
   if (v === null || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new BerthError('INVALID_ARGUMENT', `limit=${v} is not a whole number`);
+  if (!/^-?\d+$/.test(v)) throw new BerthError('INVALID_ARGUMENT', `${name}=${v} is not a whole number`);
   const n = Number(v);
   return n > 0 ? n : undefined;
 }

@@ -154,7 +154,8 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
       async ({ url }) => {
         // `namespace`, `pod`, `size`, `sync` and `external` are podman's own switches: `namespace`
         // asks for podman's kernel namespaces, never a berth namespace; the rest change nothing here.
-        const limit = limitParam(url);
+        // podman's client sends its --last N as `last`; other clients of libpod send `limit`.
+        const limit = limitParam(url, 'last') ?? limitParam(url);
         const list = await store.listContainers({
           all: booleanParam(url, 'all') || limit !== undefined,
           filters: parseFilters(url.searchParams.get('filters')),
