@@ -163,6 +163,8 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
     expect(await names(['-a', '--filter', 'before=web'])).toEqual(['db']);
     expect(await names(['-a', '--filter', `id=${world.containers.db!.config.id.slice(0, 10)}`])).toEqual(['db']);
     expect(await names(['-n', '2'])).toEqual(['shop-worker', 'shop-api']);
+    const sized = expectOk(await docker(['ps', '-a', '-s', '--format', '{{.Names}} {{.Size}}']), 'docker ps -s');
+    expect(sized.stdout.split('\n')[0]).toBe('shop-worker 0B');
     const bad = await docker(['ps', '--filter', 'status=sleeping']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/Error response from daemon: invalid filter 'status=sleeping'/);

@@ -93,6 +93,8 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
     expect(exited.map((r) => r.Names[0])).toEqual(['job']);
     const last = await json<any[]>(['ps', '-a', '--last', '2', '--format', 'json']);
     expect(last.map((r) => r.Names[0])).toEqual(['shop-worker', 'shop-api']);
+    const sized = expectOk(await podman(['ps', '-a', '--size', '--format', '{{.Names}} {{.Size}}']), 'ps --size');
+    expect(sized.stdout.trim().split('\n')[0]).toMatch(/^shop-worker 0B \(virtual 0B\)$/);
     const exitedThree = await json<any[]>(['ps', '-a', '--filter', 'exited=3', '--format', 'json']);
     expect(exitedThree.map((r) => r.Names[0])).toEqual(['job']);
     const members = await json<any[]>(['ps', '-a', '--filter', 'pod=shop', '--format', 'json']);

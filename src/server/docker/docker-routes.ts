@@ -164,7 +164,9 @@ export function dockerRoutes(store: Store, opts: DockerRouteOptions): RouteHandl
           ...(limit !== undefined ? { limit } : {}),
         });
         const now = Date.now();
-        return list.map((c) => toDockerContainerSummary(c, now));
+        // berth keeps no sizes: asked for them (`ps --size`), they are 0.
+        const size = booleanParam(url, 'size') ? { SizeRw: 0, SizeRootFs: 0 } : {};
+        return list.map((c) => ({ ...toDockerContainerSummary(c, now), ...size }));
       },
     ],
     [

@@ -152,8 +152,8 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
     [
       /^\/containers\/json$/,
       async ({ url }) => {
-        // `namespace`, `pod`, `size`, `sync` and `external` are podman's own switches: `namespace`
-        // asks for podman's kernel namespaces, never a berth namespace; the rest change nothing here.
+        // `namespace`, `pod`, `sync` and `external` are podman's own switches: `namespace` asks
+        // for podman's kernel namespaces, never a berth namespace; the rest change nothing here.
         // podman's client sends its --last N as `last`; other clients of libpod send `limit`.
         const limit = limitParam(url, 'last') ?? limitParam(url);
         const list = await store.listContainers({
@@ -161,7 +161,9 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
           filters: parseFilters(url.searchParams.get('filters')),
           ...(limit !== undefined ? { limit } : {}),
         });
-        return list.map(toLibpodContainerSummary);
+        // berth keeps no sizes: asked for them (`ps --size`), podman's client still needs the field.
+        const size = booleanParam(url, 'size') ? { rootFsSize: 0, rwSize: 0 } : null;
+        return list.map((c) => ({ ...toLibpodContainerSummary(c), Size: size }));
       },
     ],
     [/^\/containers\/([^/]+)\/json$/, (_ctx, ref) => inspectContainer(ref)],
