@@ -6,8 +6,9 @@ import { HttpError } from '../http-error.js';
 
 /*
  * What the Docker Engine API and podman's libpod API share on the wire, in one place for
- * both adapters: the optional version prefix, the `filters` parameter (Docker's and
- * podman's encodings), booleans, errors in the API's own shape, and the refusal of writes.
+ * both adapters: the versions and the optional version prefix, the `filters` parameter
+ * (Docker's and podman's encodings), booleans and limits, JSON answers, the refusal of
+ * writes, and the volume listing.
  */
 
 /** The Docker Engine API version berth speaks (`Api-Version`). */
