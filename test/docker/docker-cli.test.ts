@@ -5,7 +5,7 @@ import type { BerthEvent, Container } from '../../src/index.js';
 import { requireBuiltCli, type RunResult } from '../cli/helpers.js';
 import { fileDir, startBerthServe, type Serve } from '../terraform/terraform.js';
 import { jsonLines, runClient } from './clients.js';
-import { DOCKER_MISSING, makeWorld, type World } from './world.js';
+import { DOCKER_MISSING, EXEC_ID, makeWorld, type World } from './world.js';
 
 /*
  * The real docker CLI reads a berth store through berth serve (API.md "HTTP", DESIGN.md
@@ -198,6 +198,7 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
     ]);
     expect(Object.keys(doc!.NetworkSettings.Networks).sort()).toEqual(['backend', 'frontend']);
     expect(doc!.NetworkSettings.IPAddress).toBe('');
+    expect(doc!.ExecIDs).toEqual([EXEC_ID]);
 
     const db = JSON.parse(expectOk(await docker(['container', 'inspect', 'db']), 'inspect db').stdout)[0];
     expect(db.Config.Env).toEqual(['POSTGRES_PASSWORD=x']);
@@ -276,6 +277,10 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
       'container shop-api',
       'container shop-worker',
     ]);
+    // An exec session is reported on its container, as Docker does.
+    const exec = messages.find((m) => m.Action === 'exec_create')!;
+    expect(exec).toMatchObject({ Type: 'container', Actor: { ID: world.containers.web!.config.id } });
+    expect(exec.Actor.Attributes.execID).toBe(EXEC_ID);
     const dbEvent = messages.find((m) => m.Actor.Attributes.name === 'db')!;
     expect(dbEvent.Actor.ID).toBe(world.containers.db!.config.id);
     const ev: BerthEvent = events.find((e) => e.subject.id === world.containers.db!.config.id)!;

@@ -4,7 +4,7 @@ import type { Container } from '../../src/index.js';
 import { requireBuiltCli, type RunResult } from '../cli/helpers.js';
 import { fileDir, startBerthServe, type Serve } from '../terraform/terraform.js';
 import { runClient } from './clients.js';
-import { makeWorld, PODMAN_MISSING, type World } from './world.js';
+import { EXEC_ID, makeWorld, PODMAN_MISSING, type World } from './world.js';
 
 /*
  * podman 4.3 as a remote client (`podman --url tcp://…`, CONTAINER_HOST=unix://…) reads
@@ -158,6 +158,7 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
     });
     expect(web.Mounts).toEqual([expect.objectContaining({ Name: 'cache', Destination: '/var/cache/nginx' })]);
     expect(Object.keys(web.NetworkSettings.Networks).sort()).toEqual(['backend', 'frontend']);
+    expect(web.ExecIDs).toEqual([EXEC_ID]);
     const [draft] = await json<any[]>(['container', 'inspect', 'draft']);
     expect(draft.State.Status).toBe('created');
     const [worker] = await json<any[]>(['inspect', 'shop-worker']);
@@ -196,6 +197,9 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as { Type: string; Status: string; Name: string; ID: string });
+    expect(lines.filter((e) => e.Status === 'exec')).toEqual([
+      expect.objectContaining({ Type: 'container', ID: world.containers.web!.config.id }),
+    ]);
     expect(lines.filter((e) => e.Status === 'create').map((e) => `${e.Type} ${e.Name}`)).toEqual([
       'volume pgdata',
       'volume cache',

@@ -29,6 +29,9 @@ export interface World {
   volumes: Record<string, Volume>;
 }
 
+/** The exec session open in `web`. */
+export const EXEC_ID = 'e1'.padEnd(64, '0');
+
 const minutesAgo = (n: number): string => new Date(Date.now() - n * 60_000).toISOString();
 
 /** Makes the store in `dir`: the same objects for every suite. */
@@ -70,6 +73,8 @@ export async function makeWorld(dir: string): Promise<World> {
     },
     state: { status: 'running', pid: 4343, startedAt: minutesAgo(30) },
   });
+  await store.addExecSession(containers.web, { id: EXEC_ID, containerId: containers.web.config.id });
+  containers.web = await store.container(containers.web.config.id);
   containers.job = await store.addContainer({
     config: { name: 'job', image: 'busybox', command: ['sh', '-c', 'exit 3'], createdAt: minutesAgo(20) },
     state: { status: 'exited', exitCode: 3, startedAt: minutesAgo(19), finishedAt: minutesAgo(18) },

@@ -30,12 +30,23 @@ export interface EventName {
   type: string;
   action: string;
   attributes?: Record<string, string>;
+  /** The actor, when it is not the event's subject (an exec session's container). */
+  actorId?: string;
   /** Send the legacy `status` field (Docker does for containers only; podman's client reads it on every event). */
   status?: boolean;
 }
 
 /** How an API names a berth event, or undefined to leave the event out. */
 export type EventNaming = (ev: BerthEvent) => EventName | undefined;
+
+/**
+ * An exec session's event as its container's (both APIs report exec sessions on the
+ * container, with the session's id as `execID`), or undefined for another event.
+ */
+export function execEventName(ev: BerthEvent, action: string): EventName | undefined {
+  if (ev.subject.kind !== 'exec' || typeof ev.data.container !== 'string') return undefined;
+  return { type: 'container', action, actorId: ev.data.container, attributes: { execID: ev.subject.id ?? '' } };
+}
 
 /** A journal event as a Docker events message. */
 export function toEventMessage(ev: BerthEvent, naming: EventName): DockerEventMessage {
@@ -49,7 +60,7 @@ export function toEventMessage(ev: BerthEvent, naming: EventName): DockerEventMe
   attributes['berth.seq'] = String(ev.seq);
   attributes['berth.actor'] = ev.actor;
   Object.assign(attributes, naming.attributes);
-  const id = ev.subject.id ?? ev.subject.name ?? '';
+  const id = naming.actorId ?? ev.subject.id ?? ev.subject.name ?? '';
   return {
     ...((naming.status ?? naming.type === 'container') ? { status: naming.action } : {}),
     ...(naming.type === 'container' ? { id } : {}),

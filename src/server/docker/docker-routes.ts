@@ -5,7 +5,7 @@ import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
 import type { ErrorShape } from '../http-response.js';
 import type { RequestContext, RouteHandler } from '../request-context.js';
-import { streamDockerEvents, type EventName } from './docker-events.js';
+import { execEventName, streamDockerEvents, type EventName } from './docker-events.js';
 import {
   countContainers,
   dockerInfo,
@@ -104,6 +104,10 @@ export function dockerEventNaming(ev: BerthEvent): EventName {
   if ((kind === 'container' || kind === 'volume' || kind === 'pod') && verb === 'remove')
     return { type: kind, action: 'destroy' };
   if (kind === 'container' && verb === 'exit') return { type: kind, action: 'die' };
+  if (kind === 'exec') {
+    const exec = execEventName(ev, verb === 'create' ? 'exec_create' : 'exec_die');
+    if (exec) return exec;
+  }
   return { type: kind, action: verb };
 }
 
@@ -174,7 +178,8 @@ export function dockerRoutes(store: Store, opts: DockerRouteOptions): RouteHandl
       async (_ctx, m) => {
         const ref = pathSegment(m[1]!).replace(/^\//, '');
         try {
-          return toDockerContainer(await store.lookupContainer(ref));
+          const ctr = await store.lookupContainer(ref);
+          return toDockerContainer(ctr, await store.getContainerExecSessions(ctr));
         } catch (err) {
           throw notFound(err, 'container', ref);
         }

@@ -158,13 +158,12 @@ export function toDockerContainerSummary(c: ContainerSummary, now = Date.now()):
   };
 }
 
-/** A container as Docker's ContainerJSON (`GET /containers/{id}/json`). */
-export function toDockerContainer(c: Container): Record<string, unknown> {
+/** A container as Docker's ContainerJSON (`GET /containers/{id}/json`), with its exec sessions' ids. */
+export function toDockerContainer(c: Container, execIds: readonly string[]): Record<string, unknown> {
   const { config, state } = c;
   const status = dockerState(state.status);
   const command = config.command ?? [];
   const networks = config.networks ?? {};
-  const execIds = Array.isArray(state.execSessions) ? (state.execSessions as unknown[]).map(String) : null;
   return {
     Id: config.id,
     Created: config.createdAt ?? ZERO_TIME,
@@ -195,7 +194,7 @@ export function toDockerContainer(c: Container): Record<string, unknown> {
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: execIds && execIds.length > 0 ? execIds : null,
+    ExecIDs: execIds.length > 0 ? execIds : null,
     HostConfig: {
       NetworkMode: Object.keys(networks)[0] ?? 'default',
       Binds: null,

@@ -4,7 +4,7 @@ import { BERTH_VERSION } from '../../version.js';
 import { HttpError } from '../http-error.js';
 import type { ErrorShape } from '../http-response.js';
 import type { RequestContext, RouteHandler } from '../request-context.js';
-import { streamDockerEvents, type EventName } from '../docker/docker-events.js';
+import { execEventName, streamDockerEvents, type EventName } from '../docker/docker-events.js';
 import { countContainers } from '../docker/docker-shapes.js';
 import {
   booleanParam,
@@ -82,6 +82,7 @@ const PODMAN_EVENTS: Readonly<Record<string, Readonly<Record<string, string>>>> 
   volume: { create: 'create', remove: 'remove' },
   network: { connect: 'connect', disconnect: 'disconnect' },
   store: { refresh: 'refresh' },
+  exec: { create: 'exec', remove: 'exec_died' },
 };
 
 /**
@@ -95,6 +96,10 @@ export function libpodEventNaming(ev: BerthEvent): EventName | undefined {
   if (at < 0 || action === undefined) return undefined;
   // podman's client requires the exit code on every event, as its server always sends one.
   const code = typeof ev.data.code === 'number' ? ev.data.code : 0;
+  if (kind === 'exec') {
+    const exec = execEventName(ev, action);
+    return exec && { ...exec, attributes: { ...exec.attributes, containerExitCode: '0' }, status: true };
+  }
   return {
     type: kind === 'store' ? 'system' : kind,
     action,
@@ -123,7 +128,7 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
   const inspectContainer = async (ref: string): Promise<unknown> => {
     const ctr = await store.lookupContainer(ref);
     const [listed] = await store.listContainers({ filters: { id: [ctr.config.id] }, fields: ['state'] });
-    return toLibpodContainer(ctr, listed?.state ?? 'unknown');
+    return toLibpodContainer(ctr, listed?.state ?? 'unknown', await store.getContainerExecSessions(ctr));
   };
   const inspectPod = async (ref: string): Promise<unknown> => {
     const pod = await store.lookupPod(ref);

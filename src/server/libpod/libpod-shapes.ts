@@ -47,12 +47,14 @@ export function toLibpodContainerSummary(c: ContainerSummary): Record<string, un
   };
 }
 
-/** A container as libpod's InspectContainerData (`GET /libpod/containers/{id}/json`). */
-export function toLibpodContainer(c: Container, state: string): Record<string, unknown> {
+/**
+ * A container as libpod's InspectContainerData (`GET /libpod/containers/{id}/json`), with
+ * its podman state word and its exec sessions' ids.
+ */
+export function toLibpodContainer(c: Container, state: string, execIds: readonly string[]): Record<string, unknown> {
   const { config } = c;
   const command = config.command ?? [];
   const running = state === 'running' || state === 'paused' || state === 'stopping';
-  const execIds = Array.isArray(c.state.execSessions) ? (c.state.execSessions as unknown[]).map(String) : [];
   return {
     Id: config.id,
     Created: goTime(config.createdAt),
