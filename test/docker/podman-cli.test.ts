@@ -35,6 +35,11 @@ const PODMAN_STATE: Record<string, string> = {
   exited: 'exited',
 };
 
+/** A time podman printed, as the same instant as `iso` (its client re-encodes times without trailing zeros). */
+function sameInstant(iso: string | undefined): unknown {
+  return expect.toSatisfy((t: unknown) => typeof t === 'string' && Date.parse(t) === Date.parse(iso!));
+}
+
 function expectOk(r: RunResult, what: string): RunResult {
   expect(r.code, `${what}:\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
@@ -112,7 +117,7 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
       Name: 'shop',
       Status: 'Degraded',
       Labels: { app: 'shop' },
-      Created: shop.config.createdAt,
+      Created: sameInstant(shop.config.createdAt),
     });
     expect(pod.Containers).toEqual([
       { Id: world.containers['shop-api']!.config.id, Names: 'shop-api', Status: 'running' },
@@ -133,7 +138,7 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
       Scope: 'local',
       MountCount: 1,
       Mountpoint: '/var/lib/berth/volumes/pgdata/_data',
-      CreatedAt: world.volumes.pgdata!.config.createdAt,
+      CreatedAt: sameInstant(world.volumes.pgdata!.config.createdAt),
     });
     const filtered = await json<any[]>(['volume', 'ls', '--filter', 'label=tier=db', '--format', 'json']);
     expect(filtered.map((v) => v.Name)).toEqual(['pgdata']);
@@ -149,11 +154,11 @@ describe.skipIf(PODMAN_MISSING !== undefined)('podman --url against berth serve'
     expect(web).toMatchObject({
       Id: w.config.id,
       Name: 'web',
-      Created: w.config.createdAt,
+      Created: sameInstant(w.config.createdAt),
       ImageName: w.config.image,
       Dependencies: [world.containers.db!.config.id],
       Namespace: '',
-      State: { Status: 'running', Running: true, Pid: w.state.pid, StartedAt: w.state.startedAt },
+      State: { Status: 'running', Running: true, Pid: w.state.pid, StartedAt: sameInstant(w.state.startedAt) },
       Config: { Labels: w.config.labels, Cmd: w.config.command, Image: w.config.image },
     });
     expect(web.Mounts).toEqual([expect.objectContaining({ Name: 'cache', Destination: '/var/cache/nginx' })]);
