@@ -98,9 +98,11 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
     expect(r.stdout).toMatch(/job\s*$/m);
     expect(r.stdout).toContain('Exited (3) 18 minutes ago');
     expect(r.stdout).toContain('Up 5 minutes (Paused)');
-    // Without -a: the running ones only.
+    // Without -a: the running ones, paused ones included, as Docker shows them.
     const running = expectOk(await docker(['ps', '--format', '{{.Names}}']), 'docker ps');
-    expect(running.stdout.trim().split('\n')).toEqual(berthPs.filter((c) => c.status === 'running').map((c) => c.name));
+    expect(running.stdout.trim().split('\n')).toEqual(
+      berthPs.filter((c) => c.status === 'running' || c.status === 'paused').map((c) => c.name),
+    );
   });
 
   it('docker ps -a --no-trunc --format {{json .}}: every field from berth state, field by field', async () => {
@@ -163,6 +165,7 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
     expect(await names(['-a', '--filter', 'before=web'])).toEqual(['db']);
     expect(await names(['-a', '--filter', `id=${world.containers.db!.config.id.slice(0, 10)}`])).toEqual(['db']);
     expect(await names(['-n', '2'])).toEqual(['shop-worker', 'shop-api']);
+    expect(await names(['--filter', 'label=app=shop'])).toEqual(['web', 'db']);
     const sized = expectOk(await docker(['ps', '-a', '-s', '--format', '{{.Names}} {{.Size}}']), 'docker ps -s');
     expect(sized.stdout.split('\n')[0]).toBe('shop-worker 0B');
     const bad = await docker(['ps', '--filter', 'status=sleeping']);

@@ -100,7 +100,9 @@ describe('listings', () => {
     ]);
     expect(podman.map((c) => c.Names[0])).toEqual(docker.map((c) => c.Names[0]!.slice(1)));
     const running = (await get('/containers/json')).json;
-    expect(names(running)).toEqual(['/shop-api', '/web', '/db']);
+    expect(names(running)).toEqual(['/shop-worker', '/shop-api', '/web', '/db']);
+    const runningPodman = (await get('/libpod/containers/json')).json;
+    expect(names(runningPodman)).toEqual(['shop-api', 'web', 'db']);
     const limited = (await get('/containers/json?limit=2')).json;
     expect(names(limited)).toEqual(['/team-app', '/shop-worker']);
   });

@@ -133,6 +133,9 @@ function containerFilters(url: URL): Record<string, string[]> | undefined {
   return filters;
 }
 
+/** The listing's status words of the containers Docker counts as running (`State.Running`). */
+const RUNNING_STATUSES = ['running', 'stopping', 'paused'] as const;
+
 /** `docker`'s own wording for a missing object: the CLI matches on the 404, people on the words. */
 function notFound(err: unknown, kind: string, ref: string): unknown {
   if (isBerthError(err, 'NO_SUCH_CONTAINER') || isBerthError(err, 'NO_SUCH_VOLUME')) {
@@ -161,10 +164,12 @@ export function dockerRoutes(store: Store, opts: DockerRouteOptions): RouteHandl
         const filters = containerFilters(url);
         if (filters === undefined) return [];
         const limit = limitParam(url);
-        // As Docker's: a limit or a status filter lists stopped containers too.
+        // As Docker's: a limit or a status filter lists stopped containers too, and without
+        // `all` the running ones are those Docker calls running, paused ones included.
+        const all = booleanParam(url, 'all') || limit !== undefined || filters.status !== undefined;
         const list = await store.listContainers({
-          all: booleanParam(url, 'all') || limit !== undefined || filters.status !== undefined,
-          filters,
+          all: true,
+          filters: all ? filters : { ...filters, status: [...RUNNING_STATUSES] },
           ...(limit !== undefined ? { limit } : {}),
         });
         const now = Date.now();
