@@ -215,9 +215,17 @@ describe.skipIf(DOCKER_MISSING !== undefined)('the docker CLI against berth serv
     )[0];
     expect(byPrefix.Name).toBe('/db');
 
+    // Not a container: docker goes on through images and networks (404s) to the volume.
+    const [vol] = JSON.parse(expectOk(await docker(['inspect', 'pgdata']), 'inspect pgdata').stdout);
+    expect(vol).toMatchObject({ Name: 'pgdata', Driver: 'local', Labels: { tier: 'db' } });
+
     const missing = await docker(['inspect', 'nope']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No such object: nope');
+    // Docker has no pods: a pod's name is no object of its.
+    const pod = await docker(['inspect', 'shop']);
+    expect(pod.code).toBe(1);
+    expect(pod.stderr).toContain('No such object: shop');
     const missingCtr = await docker(['container', 'inspect', 'nope']);
     expect(missingCtr.code).toBe(1);
     expect(missingCtr.stderr).toContain('No such container: nope');
