@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { benchSizes, formatHeader, writeResults } from './harness.js';
 import { runBackendsBench } from './backends.js';
 import { runCliBench } from './cli-start.js';
+import { runDockerClientsBench } from './docker-clients.js';
 import { runEventsBench } from './events.js';
 import { runListingBench } from './listing.js';
 import { runLocksBench } from './locks.js';
@@ -25,6 +26,8 @@ import { runTerraformBench } from './terraform.js';
  *                    socket, else 127.0.0.1; BENCH_PG_URL overrides)
  *   terraform        a state of 10,000 terraform_data resources POSTed to and read from
  *                    berth serve's Terraform backend vs the same bytes as a file
+ *   docker-clients   `docker ps -a` and `podman --url … ps -a` through berth serve on 10,000
+ *                    containers vs `berth ps -a` on the same store (clients missing here are skipped)
  *   --quick          objects: stores of 1k and 10k containers only (default: 1k, 10k, 100k);
  *                    the other benches: fewer rounds
  *   --strict         exit 1 when an operation misses its target
@@ -52,6 +55,8 @@ const BENCHES = {
     runListingBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
   terraform: async (_sizes: number[], dataDir: string, quick: boolean) =>
     runTerraformBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+  'docker-clients': async (_sizes: number[], dataDir: string, quick: boolean) =>
+    runDockerClientsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 

@@ -18,12 +18,33 @@ export function sendJson(
 }
 
 /**
- * Answers `err` as `{"error":{"code","message","details"}}` with its status. A response
- * already under way (a stream) cannot change its status: its connection is cut instead.
+ * How a protocol words its errors (Docker's `{"message"}`, libpod's `{"cause", "message",
+ * "response"}`): the body of an error and the headers of every answer, sent as exactly
+ * `application/json` (the docker CLI reads an error's message only under that type).
  */
-export function sendError(res: ServerResponse, err: unknown): ErrorAnswer {
+export interface ErrorShape {
+  body(error: { code: string; message: string }, status: number): unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * Answers `err` as `{"error":{"code","message","details"}}` with its status, or in the
+ * protocol's own `shape`. A response already under way (a stream) cannot change its
+ * status: its connection is cut instead.
+ */
+export function sendError(res: ServerResponse, err: unknown, shape?: ErrorShape): ErrorAnswer {
   const answer = errorAnswer(err);
   if (res.headersSent || res.destroyed) res.destroy();
-  else sendJson(res, answer.status, { error: answer.error }, answer.headers);
+  else if (shape === undefined) sendJson(res, answer.status, { error: answer.error }, answer.headers);
+  else {
+    const text = JSON.stringify(shape.body(answer.error, answer.status));
+    res.writeHead(answer.status, {
+      ...answer.headers,
+      ...shape.headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
   return answer;
 }

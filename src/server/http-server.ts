@@ -9,10 +9,12 @@ import { BerthError } from '../errors.js';
 import { berthRoutes } from './berth/berth-routes.js';
 import { formatByteSize, MAX_BYTE_SIZE } from './byte-size.js';
 import { HttpError, type HttpErrorCode } from './http-error.js';
-import { sendError } from './http-response.js';
+import { sendError, type ErrorShape } from './http-response.js';
 import { formatListenAddress, isReachableFromOtherMachines, type ListenAddress } from './listen-address.js';
 import { bodyTooLarge, shuttingDown } from './request-body.js';
 import type { RequestClient, RequestContext, RouteHandler } from './request-context.js';
+import { dockerErrorShape, dockerRoutes } from './docker/docker-routes.js';
+import { libpodErrorShape, libpodRoutes } from './libpod/libpod-routes.js';
 import { terraformRoutes } from './terraform/terraform-routes.js';
 import { secureServerOptions, type ServeTls } from './tls-options.js';
 import { AUTH_CHALLENGES, isUsableToken, presentedToken, presentedUser, tokenMatches } from './token-auth.js';
@@ -23,7 +25,7 @@ import { claimSocketPath, listenOnSocket, removeSocket } from './unix-socket.js'
  * sockets), the token check, the body limit, a shutdown that drains what is in flight,
  * and the dispatch of each request to a family of routes. The routes themselves live in
  * one folder per protocol (`berth/` for berth's own /v1, `terraform/` for Terraform's
- * http state backend).
+ * http state backend, `docker/` and `libpod/` for the Docker Engine and libpod APIs' reads).
  */
 
 /** Where berth serve listens unless told otherwise. */
@@ -31,6 +33,16 @@ export const DEFAULT_LISTEN: ListenAddress & { kind: 'tcp' } = { kind: 'tcp', ho
 
 /** The default `--max-body`: a Terraform state of thousands of resources fits. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 ** 2;
+
+/**
+ * The error shape of the protocol a request path belongs to, so that every refusal — the
+ * token check, the body limit and a shutdown included — reaches its client in the words
+ * it reads. berth's own shape otherwise.
+ */
+function errorShapeOf(target: string | undefined): ErrorShape | undefined {
+  const path = (target ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+  return libpodErrorShape(path) ?? dockerErrorShape(path);
+}
 
 /** How long a shutdown waits for requests in flight before it cuts their connections. */
 const DRAIN_MS = 5000;
@@ -230,6 +242,8 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
   const routes: RouteHandler[] = [
     terraformRoutes(store, { ...(opts.terraformLockTtlMs ? { lockTtlMs: opts.terraformLockTtlMs } : {}) }),
     berthRoutes(store, { heartbeatMs: opts.heartbeatMs ?? 15_000, pollMs: opts.pollMs ?? 100 }),
+    libpodRoutes(store, { pollMs: opts.pollMs ?? 100 }),
+    dockerRoutes(store, { pollMs: opts.pollMs ?? 100 }),
   ];
   const inFlight = new Set<ServerResponse>();
   const drainWaiters: (() => void)[] = [];
@@ -282,7 +296,7 @@ export async function startServer(store: Store, opts: ServeOptions): Promise<Run
         if (!req.complete) cutOff(req);
       });
       handle(req, res, address).catch((err: unknown) => {
-        if (sendError(res, err).internal) opts.onInternalError?.(err, req);
+        if (sendError(res, err, errorShapeOf(req.url)).internal) opts.onInternalError?.(err, req);
       });
     };
 
