@@ -108,7 +108,7 @@ describe.concurrent('paths this user may not write (CLI as nobody)', () => {
   it('an unwritable store folder: STORE_UNAVAILABLE naming the folder, for a new store and an existing one', async (t) => {
     t.skip(!IS_ROOT, 'needs root to run berth as another user');
     const dir = rootOnlyFolder(t);
-    const fresh = await runAs(t, ['--store', join(dir, 'new.db'), '--format', 'json', 'ps', '-a'], { cwd: '/' });
+    const fresh = await runAs(t, ['--store', join(dir, 'new.db'), '--format', 'json', 'init'], { cwd: '/' });
     expect(fresh.code, show(fresh)).toBe(1);
     let err = jsonError(fresh);
     expect(err.code).toBe('STORE_UNAVAILABLE');
