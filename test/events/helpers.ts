@@ -10,6 +10,7 @@ import { expect, onTestFinished } from 'vitest';
 import { openStore, type BerthEvent, type Store, type OpenStoreOptions } from '../../src/index.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/http-server.js';
 import { sqliteFactory, tempDir, type StoreFactory } from '../helpers/store-factory.js';
+import { workerArgs } from '../helpers/worker-bundle.js';
 
 /*
  * Helpers of the event-journal suite (DESIGN.md §6): stores owned by the test, child
@@ -112,9 +113,9 @@ export interface Writer {
   exit(): Promise<number | null>;
 }
 
-/** Spawns `node --import tsx <path> ...args`; killed when the current test ends. */
+/** Spawns the TypeScript worker `path` (bundled, see worker-bundle.ts); killed when the current test ends. */
 export function spawnTs(path: string, args: readonly string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...workerArgs(path), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { onTestFinished } from 'vitest';
+import { workerArgs } from './worker-bundle.js';
 
 /** One JSON document a worker printed. */
 export type Message = Record<string, unknown>;
 
 /**
- * A TypeScript child process (run with tsx) that prints one JSON document per line; it
+ * A TypeScript child process (bundled, see worker-bundle.ts) that prints one JSON document per line; it
  * is killed when the current test finishes.
  */
 export class LineWorker {
@@ -23,7 +24,7 @@ export class LineWorker {
     args: string[],
     private readonly failOn: readonly string[] = ['fatal'],
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...workerArgs(file), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       try {

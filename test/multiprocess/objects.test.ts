@@ -4,7 +4,7 @@
  * killed with SIGKILL mid-transaction leaves an intact store in which every rule of
  * DESIGN.md §3 still holds and every acknowledged change is still there.
  *
- * Children run workers/objects-worker.ts through tsx.
+ * Children run workers/objects-worker.ts, bundled (test/helpers/worker-bundle.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

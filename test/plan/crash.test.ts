@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { loadManifest, openStore, type Store, type Manifest, type Plan } from '../../src/index.js';
 import { tempDir } from '../helpers/store-factory.js';
 import { declared, managedObjects, storeObjects } from './helpers.js';
+import { workerArgs } from '../helpers/worker-bundle.js';
 
 /*
  * A process killed with SIGKILL in the middle of a large apply leaves the old state or
@@ -77,7 +78,7 @@ interface Child {
 }
 
 function startWorker(storePath: string, planPath: string, pauseAt?: number): Child {
-  const args = ['--import', 'tsx', WORKER, storePath, planPath, ...(pauseAt === undefined ? [] : [String(pauseAt)])];
+  const args = [...workerArgs(WORKER), storePath, planPath, ...(pauseAt === undefined ? [] : [String(pauseAt)])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const waiters: { prefix: string; resolve: (line: string) => void }[] = [];

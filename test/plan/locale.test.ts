@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/index.js';
 import { tempDir } from '../helpers/store-factory.js';
+import { workerArgs } from '../helpers/worker-bundle.js';
 
 /*
  * Order that is hashed, stored or compared is code-unit order (STYLE.md 16): two machines
@@ -40,7 +41,7 @@ interface PlanFacts {
 }
 
 function planIn(lang: string, store: string, manifest: string, mode?: 'apply'): PlanFacts {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', WORKER, store, manifest, ...(mode ? [mode] : [])], {
+  const r = spawnSync(process.execPath, [...workerArgs(WORKER), store, manifest, ...(mode ? [mode] : [])], {
     env: { ...process.env, LANG: lang, LC_ALL: lang },
     encoding: 'utf8',
   });

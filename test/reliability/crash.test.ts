@@ -8,7 +8,7 @@
  * in or wholly out, and every applied workspace re-planning to no-ops.
  *
  * Seeded: BERTH_CRASH_SEED (default below) fixes every worker's sequence of calls and
- * every kill delay; BERTH_CRASH_KILLS sets how many workers are killed (default 300).
+ * every kill delay; BERTH_CRASH_KILLS sets how many workers are killed (default 200).
  * Four workers run at once, so the interleaving is the scheduler's: a failure names the
  * seed and the worker (and its own seed); rerun with them. BERTH_CRASH_CONCURRENCY=1
  * runs one worker at a time: then only where the parent's timed kills land varies.
@@ -24,7 +24,7 @@ import { CHECK_ACTOR, checkRun, runCrash, type CrashRun } from './crash-harness.
 import { isIntent, isOutcome, tagOfName, type Intent, type LogLine, type Outcome } from './crash-model.js';
 
 const SEED = Number(process.env.BERTH_CRASH_SEED ?? 20261123);
-const KILLS = Number(process.env.BERTH_CRASH_KILLS ?? 300);
+const KILLS = Number(process.env.BERTH_CRASH_KILLS ?? 200);
 const CONCURRENCY = Number(process.env.BERTH_CRASH_CONCURRENCY ?? 4);
 const MAX_DELAY_MS = 100;
 const CONTEXT = `BERTH_CRASH_SEED=${SEED} BERTH_CRASH_KILLS=${KILLS} (rerun: BERTH_CRASH_SEED=${SEED} BERTH_CRASH_KILLS=${KILLS} npx vitest run test/reliability/crash.test.ts)`;

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { expect, onTestFinished } from 'vitest';
 import { isBerthError, openStore, type BerthError, type Store, type ErrorCode } from '../../src/index.js';
 import { hexId } from '../conformance/builders.js';
+import { workerArgs } from '../helpers/worker-bundle.js';
 
 /*
  * Helpers of the reliability suite: file fingerprints (a refused store must be left
@@ -228,7 +229,7 @@ export interface Worker {
 }
 
 export function startWorker(name: string, args: readonly string[]): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKERS + name, ...args], {
+  const child = spawn(process.execPath, [...workerArgs(WORKERS + name), ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin!.on('error', () => undefined);

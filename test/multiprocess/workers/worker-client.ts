@@ -3,12 +3,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 import type { WorkerCommand, WorkerReply } from './store-worker.js';
+import { workerArgs } from '../../helpers/worker-bundle.js';
 
 const STORE_WORKER = fileURLToPath(new URL('./store-worker.ts', import.meta.url));
 
-/** Spawns a TypeScript worker with tsx; it is killed when the current test finishes. */
+/** Spawns a TypeScript worker (bundled, see worker-bundle.ts); it is killed when the current test finishes. */
 export function spawnTsWorker(path: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
+  const child = spawn(process.execPath, [...workerArgs(path), ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   onTestFinished(() => {
