@@ -179,6 +179,25 @@ export class CliContext {
     process.stdout.write(JSON.stringify(value, null, 2) + '\n');
   }
 
+  /**
+   * Prints `items.map(toJson)` as one JSON array, the same text `printJson` would, built
+   * row by row and written in chunks: a listing of 100k rows never holds every row's
+   * object, nor one string of them all, at once.
+   */
+  printJsonArray<T>(items: readonly T[], toJson: (item: T, index: number) => unknown): void {
+    if (items.length === 0) return this.printJson([]);
+    let chunk = '[\n';
+    for (let i = 0; i < items.length; i++) {
+      const row = JSON.stringify(toJson(items[i]!, i), null, 2);
+      chunk += `  ${row.includes('\n') ? row.replaceAll('\n', '\n  ') : row}${i + 1 < items.length ? ',\n' : '\n]\n'}`;
+      if (chunk.length >= 1 << 20) {
+        process.stdout.write(chunk);
+        chunk = '';
+      }
+    }
+    process.stdout.write(chunk);
+  }
+
   /** The selected workspace: BERTH_WORKSPACE > .berth/workspace > default. */
   selectedWorkspace(): { name: string; source: 'env' | 'file' | 'default' } {
     const fromEnv = this.env.BERTH_WORKSPACE;

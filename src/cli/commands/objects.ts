@@ -140,7 +140,7 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   }
   const now = Date.now();
   if (ctx.json) {
-    ctx.printJson(shown.map((c) => psJson(c, now)));
+    ctx.printJsonArray(shown, (c) => psJson(c, now));
     return;
   }
   if (template) {
