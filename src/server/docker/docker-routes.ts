@@ -23,6 +23,7 @@ import {
   parseFilters,
   pathSegment,
   readOnlyRefusal,
+  sendPing,
   sendApiJson,
   withoutVersion,
 } from './engine-api.js';
@@ -217,14 +218,7 @@ export function dockerRoutes(store: Store, opts: DockerRouteOptions): RouteHandl
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') throw readOnlyRefusal(method, rest, 'Docker Engine');
     if (rest === '/_ping') {
-      res.writeHead(200, {
-        ...HEADERS,
-        'content-type': 'text/plain; charset=utf-8',
-        'cache-control': 'no-cache, no-store, must-revalidate',
-        pragma: 'no-cache',
-        'content-length': 2,
-      });
-      res.end(method === 'HEAD' ? undefined : 'OK');
+      sendPing(res, method, HEADERS);
       return true;
     }
     if (rest === '/events') {

@@ -205,25 +205,7 @@ export function toDockerContainer(c: Container, execIds: readonly string[]): Rec
     },
     GraphDriver: { Name: '', Data: null },
     Mounts: (config.namedVolumes ?? []).map(mountPoint),
-    Config: {
-      Hostname: config.id.slice(0, 12),
-      Domainname: '',
-      User: '',
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
-      Tty: false,
-      OpenStdin: false,
-      StdinOnce: false,
-      Env: Object.entries(config.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Cmd: command,
-      Image: config.image ?? '',
-      Volumes: null,
-      WorkingDir: '',
-      Entrypoint: null,
-      OnBuild: null,
-      Labels: config.labels ?? {},
-    },
+    Config: { ...containerConfigShape(config, command), Entrypoint: null },
     NetworkSettings: {
       Bridge: '',
       SandboxID: '',
@@ -349,5 +331,30 @@ export function dockerInfo(counts: ContainerCounts, store: string): Record<strin
       RemoteManagers: null,
     },
     Warnings: null,
+  };
+}
+
+/**
+ * The `Config` of a container's inspect document as both APIs share it: what berth records
+ * (hostname from the id, env, command, image, labels), the rest empty.
+ */
+export function containerConfigShape(config: Container['config'], command: readonly string[]): Record<string, unknown> {
+  return {
+    Hostname: config.id.slice(0, 12),
+    Domainname: '',
+    User: '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: Object.entries(config.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Cmd: command,
+    Image: config.image ?? '',
+    Volumes: null,
+    WorkingDir: '',
+    OnBuild: null,
+    Labels: config.labels ?? {},
   };
 }

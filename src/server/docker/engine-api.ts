@@ -103,6 +103,18 @@ export function sendApiJson(
   res.end(text);
 }
 
+/** `/_ping` as both APIs answer it: `OK` as plain text, never cached, with the API's headers. */
+export function sendPing(res: ServerResponse, method: string, headers: Record<string, string>): void {
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-cache, no-store, must-revalidate',
+    pragma: 'no-cache',
+    'content-length': 2,
+  });
+  res.end(method === 'HEAD' ? undefined : 'OK');
+}
+
 /** The refusal of every write (`docker rm`, `podman pod rm`, …): berth serves the store read-only to these clients. */
 export function readOnlyRefusal(method: string, path: string, api: string): HttpError {
   return new HttpError(

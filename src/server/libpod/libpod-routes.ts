@@ -15,6 +15,7 @@ import {
   parseFilters,
   pathSegment,
   readOnlyRefusal,
+  sendPing,
   sendApiJson,
   withoutVersion,
 } from '../docker/engine-api.js';
@@ -203,14 +204,7 @@ export function libpodRoutes(store: Store, opts: LibpodRouteOptions): RouteHandl
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') throw readOnlyRefusal(method, path, 'libpod');
     if (rest === '/_ping') {
-      res.writeHead(200, {
-        ...HEADERS,
-        'content-type': 'text/plain; charset=utf-8',
-        'cache-control': 'no-cache, no-store, must-revalidate',
-        pragma: 'no-cache',
-        'content-length': 2,
-      });
-      res.end(method === 'HEAD' ? undefined : 'OK');
+      sendPing(res, method, HEADERS);
       return true;
     }
     if (rest === '/events') {

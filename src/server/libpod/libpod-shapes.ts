@@ -1,7 +1,13 @@
 import { arch, cpus, hostname, platform, release, totalmem } from 'node:os';
 import type { Container, ContainerSummary, Pod, PodSummary, Volume } from '../../engine/types.js';
 import { BERTH_VERSION } from '../../version.js';
-import { ZERO_TIME, dockerVersion, unixSeconds, type ContainerCounts } from '../docker/docker-shapes.js';
+import {
+  ZERO_TIME,
+  containerConfigShape,
+  dockerVersion,
+  unixSeconds,
+  type ContainerCounts,
+} from '../docker/docker-shapes.js';
 import { LIBPOD_API_VERSION } from '../docker/engine-api.js';
 
 /*
@@ -150,23 +156,8 @@ export function toLibpodContainer(c: Container, state: string, execIds: readonly
     IsInfra: false,
     IsService: false,
     Config: {
-      Hostname: config.id.slice(0, 12),
-      Domainname: '',
-      User: '',
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
-      Tty: false,
-      OpenStdin: false,
-      StdinOnce: false,
-      Env: Object.entries(config.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Cmd: command,
-      Image: config.image ?? '',
-      Volumes: null,
-      WorkingDir: '',
+      ...containerConfigShape(config, command),
       Entrypoint: '',
-      OnBuild: null,
-      Labels: config.labels ?? {},
       Annotations: {},
       StopSignal: 0,
       CreateCommand: null,
