@@ -18,6 +18,22 @@ export function sendJson(
 }
 
 /**
+ * Resolves once `res` can take more (its socket drained) or `signal` aborts: a stream to a
+ * slow reader waits here instead of buffering without bound.
+ */
+export function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
  * How a protocol words its errors (Docker's `{"message"}`, libpod's `{"cause", "message",
  * "response"}`): the body of an error and the headers of every answer, sent as exactly
  * `application/json` (the docker CLI reads an error's message only under that type).

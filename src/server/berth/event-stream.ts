@@ -2,6 +2,7 @@ import type { Store } from '../../store.js';
 import type { BerthEvent } from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
 import type { RequestContext } from '../request-context.js';
+import { drained } from '../http-response.js';
 
 /*
  * GET /v1/events: the journal as NDJSON or Server-Sent Events, resumable by seq
@@ -89,15 +90,7 @@ export async function streamEvents(store: Store, ctx: RequestContext, opts: Even
     for await (const ev of store.events.follow({ since, signal: ctl.signal, pollMs: opts.pollMs, types, onRetry })) {
       if (!write(ev, ev.seq)) {
         // A slow reader: wait for its socket to drain instead of buffering without bound.
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            ctl.signal.removeEventListener('abort', done);
-            resolve();
-          };
-          res.once('drain', done);
-          ctl.signal.addEventListener('abort', done, { once: true });
-        });
+        await drained(res, ctl.signal);
       }
     }
   } finally {

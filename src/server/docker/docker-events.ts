@@ -2,6 +2,7 @@ import type { BerthEvent } from '../../engine/types.js';
 import { BerthError } from '../../errors.js';
 import type { Store } from '../../store.js';
 import type { RequestContext } from '../request-context.js';
+import { drained } from '../http-response.js';
 import { parseFilters } from './engine-api.js';
 
 /*
@@ -201,15 +202,7 @@ export async function streamDockerEvents(
       if (untilMs !== undefined && Date.parse(ev.ts) > untilMs) break;
       if (!send(ev)) {
         // A slow reader: wait for its socket to drain instead of buffering without bound.
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            ctl.signal.removeEventListener('abort', done);
-            resolve();
-          };
-          res.once('drain', done);
-          ctl.signal.addEventListener('abort', done, { once: true });
-        });
+        await drained(res, ctl.signal);
       }
     }
   } finally {
