@@ -73,10 +73,18 @@ function query<T>(file: string, sql: string): T[] {
 /** Every logged call of the run: worker, intent and (unless a kill cut it short) outcome. */
 function calls(run: CrashRun): Array<{ k: number; intent: Intent; outcome?: Outcome }> {
   return run.workers.flatMap((w) => {
-    const lines = readFileSync(w.log, 'utf8')
+    const raw = readFileSync(w.log, 'utf8')
       .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as LogLine);
+      .filter((l) => l !== '');
+    // A kill can cut the very last line short (as the harness's own reader allows): it was never acknowledged.
+    const lines = raw.flatMap((l, i) => {
+      try {
+        return [JSON.parse(l) as LogLine];
+      } catch (err) {
+        if (i === raw.length - 1) return [];
+        throw err;
+      }
+    });
     const outcomes = new Map(lines.filter(isOutcome).map((o) => [o.n, o]));
     return lines.filter(isIntent).map((intent) => ({ k: w.k, intent, outcome: outcomes.get(intent.n) }));
   });
