@@ -1,4 +1,5 @@
 import type { ContainerSummary, ContainerSummaryField, PodSummary, VolumeSummary } from '../engine/types.js';
+import { CONTAINER_SUMMARY_FIELDS } from '../engine/objects/listing-query.js';
 import { relativeTime, shortId } from './output.js';
 import type { TemplateData, TemplateValue } from './template.js';
 
@@ -62,23 +63,7 @@ export const PS_TEMPLATE_FIELDS = Object.keys(PS_FIELD_SOURCES);
 export const PS_HEADERS: Readonly<Record<string, string>> = { ID: 'CONTAINER ID', Pod: 'POD ID', PodName: 'PODNAME' };
 
 /** Summary fields the `--format json` rows (and `{{json .}}`) are built from. */
-export const PS_JSON_SOURCES: readonly ContainerSummaryField[] = [
-  'id',
-  'name',
-  'namespace',
-  'pod',
-  'podName',
-  'image',
-  'command',
-  'status',
-  'state',
-  'exitCode',
-  'startedAt',
-  'finishedAt',
-  'createdAt',
-  'labels',
-  'networks',
-];
+export const PS_JSON_SOURCES: readonly ContainerSummaryField[] = CONTAINER_SUMMARY_FIELDS.filter((f) => f !== 'mounts');
 
 /** The summary fields a template needs: those of the podman fields it names, and the JSON row's for `.`. */
 export function psSources(used: { fields: readonly string[]; whole: boolean }): ContainerSummaryField[] {

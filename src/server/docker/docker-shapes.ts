@@ -105,7 +105,7 @@ function commandLine(command: readonly string[] | undefined): string {
 }
 
 /** An endpoint of a network, with nothing but its name known (berth stores no addresses). */
-function endpoint(
+export function endpoint(
   opts: { aliases?: string[] | undefined; staticMac?: string | undefined } = {},
 ): Record<string, unknown> {
   return {

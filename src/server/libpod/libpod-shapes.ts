@@ -5,6 +5,7 @@ import {
   ZERO_TIME,
   containerConfigShape,
   dockerVersion,
+  endpoint,
   unixSeconds,
   type ContainerCounts,
 } from '../docker/docker-shapes.js';
@@ -132,24 +133,7 @@ export function toLibpodContainer(c: Container, state: string, execIds: readonly
       Ports: {},
       SandboxKey: '',
       Networks: Object.fromEntries(
-        Object.entries(config.networks ?? {}).map(([name, opts]) => [
-          name,
-          {
-            EndpointID: '',
-            Gateway: '',
-            IPAddress: '',
-            IPPrefixLen: 0,
-            IPv6Gateway: '',
-            GlobalIPv6Address: '',
-            GlobalIPv6PrefixLen: 0,
-            MacAddress: opts.staticMac ?? '',
-            NetworkID: name,
-            DriverOpts: null,
-            IPAMConfig: null,
-            Links: null,
-            Aliases: opts.aliases ?? null,
-          },
-        ]),
+        Object.entries(config.networks ?? {}).map(([name, opts]) => [name, { ...endpoint(opts), NetworkID: name }]),
       ),
     },
     Namespace: config.namespace ?? '',
