@@ -1,6 +1,6 @@
 import type { WorkspaceRow } from '../../db/schema.js';
 import { BerthError } from '../../errors.js';
-import { canonicalJson, sha256 } from '../canonical-json.js';
+import { canonicalJson, canonicalJsonOfData, sha256 } from '../canonical-json.js';
 import type { Tx } from '../context.js';
 import { appendEvent } from '../events/journal.js';
 import { parseStored } from '../objects/rows.js';
@@ -36,19 +36,20 @@ export interface EncodedState {
  */
 export const MAX_STATE_DEPTH = 1000;
 
+function tooDeep(cause?: unknown): BerthError {
+  return new BerthError('INVALID_ARGUMENT', `workspace state nests deeper than ${MAX_STATE_DEPTH} levels; flatten it`, {
+    details: { maxDepth: MAX_STATE_DEPTH },
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
 /** Throws INVALID_ARGUMENT when a parsed JSON document nests deeper than MAX_STATE_DEPTH (no recursion). */
 export function assertStateDepth(doc: unknown): void {
   const pending: [unknown, number][] = [[doc, 1]];
   while (pending.length > 0) {
     const [value, depth] = pending.pop()!;
     if (value === null || typeof value !== 'object') continue;
-    if (depth > MAX_STATE_DEPTH) {
-      throw new BerthError(
-        'INVALID_ARGUMENT',
-        `workspace state nests deeper than ${MAX_STATE_DEPTH} levels; flatten it`,
-        { details: { maxDepth: MAX_STATE_DEPTH } },
-      );
-    }
+    if (depth > MAX_STATE_DEPTH) throw tooDeep();
     for (const member of Object.values(value)) pending.push([member, depth + 1]);
   }
 }
@@ -59,10 +60,17 @@ export function assertStateDepth(doc: unknown): void {
  */
 export function encodeState(state: unknown): EncodedState {
   if (state === null) return { text: null, checksum: null, doc: null };
-  // Round-trip through JSON: what is stored is exactly what JSON can carry.
+  // Round-trip through JSON: what is stored is exactly what JSON can carry. The parsed
+  // document is plain data, so its canonical text and depth check are one pass.
   const doc: unknown = JSON.parse(toJson(state, 'workspace state'));
-  assertStateDepth(doc);
-  return encodeDoc(doc);
+  let text: string;
+  try {
+    text = canonicalJsonOfData(doc, MAX_STATE_DEPTH);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw tooDeep(err);
+  }
+  return { text, checksum: sha256(text), doc };
 }
 
 /** The stored text and checksum of a parsed, checked document. */
@@ -165,9 +173,12 @@ export interface NewVersion {
 
 /** Writes a new current version, keeps it in history (pruned to the limit) and journals it. */
 export async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Promise<WorkspaceState> {
-  const key = { ns: row.namespace, name: row.name };
+  // Parameters spelled out, not spread from a shared key: this is the hot path of every state write.
+  const ns = row.namespace;
+  const name = row.name;
   await tx.q.run(q.updateWorkspaceState, {
-    ...key,
+    ns,
+    name,
     lineage: v.lineage,
     serial: v.serial,
     state: v.text,
@@ -175,7 +186,8 @@ export async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Prom
     now: tx.now,
   });
   await tx.q.run(q.insertStateVersion, {
-    ...key,
+    ns,
+    name,
     serial: v.serial,
     lineage: v.lineage,
     checksum: v.checksum,
@@ -184,7 +196,7 @@ export async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Prom
     who: v.who,
     operation: v.operation,
   });
-  await tx.q.run(q.pruneStateVersions, { ...key, keepMinusOne: tx.ctx.historyLimit - 1 });
+  await tx.q.run(q.pruneStateVersions, { ns, name, keepMinusOne: tx.ctx.historyLimit - 1 });
   await appendEvent(tx, {
     namespace: row.namespace,
     type: v.eventType,
