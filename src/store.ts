@@ -1124,6 +1124,12 @@ function run(core: Core, store: Store) {
   };
 }
 
+/** How a lock wait polls a held lock: a plain read (none inside a transaction, which does not wait). */
+function lockProbe(core: Core, store: Store, key: string, opts: AcquireOptions): (() => Promise<boolean>) | undefined {
+  if (core.runner.inTransaction) return undefined;
+  return () => run(core, store).one((tx) => locks.lockLooksFree(tx, key, opts));
+}
+
 /** The handle's lock wait: none inside a transaction (which holds the store's write lock). */
 function lockTimeout(core: Core, timeoutMs: number | undefined): number | undefined {
   return core.runner.inTransaction ? 0 : timeoutMs;
@@ -1290,8 +1296,11 @@ export class Workspaces {
     locks.assertAcquireOptions(opts);
     const create = opts.create === true;
     await this.#ensureDefault(name);
-    return locks.withLockWait(lockTimeout(this.#core, opts.timeoutMs), () =>
-      run(this.#core, this.#store).write((tx) => ws.lockWorkspace(tx, name, opts, create), LOCK_COMMIT),
+    const key = ws.workspaceLockKey(this.#store.namespace, name);
+    return locks.withLockWait(
+      lockTimeout(this.#core, opts.timeoutMs),
+      () => run(this.#core, this.#store).write((tx) => ws.lockWorkspace(tx, name, opts, create), LOCK_COMMIT),
+      lockProbe(this.#core, this.#store, key, opts),
     );
   }
 
@@ -1391,8 +1400,10 @@ export class Locks {
   async acquire(key: string, opts: AcquireOptions): Promise<LockInfo> {
     assertNonEmpty(key, 'lock key');
     locks.assertAcquireOptions(opts);
-    return locks.withLockWait(lockTimeout(this.#core, opts.timeoutMs), () =>
-      run(this.#core, this.#store).write((tx) => locks.acquire(tx, key, opts), LOCK_COMMIT),
+    return locks.withLockWait(
+      lockTimeout(this.#core, opts.timeoutMs),
+      () => run(this.#core, this.#store).write((tx) => locks.acquire(tx, key, opts), LOCK_COMMIT),
+      lockProbe(this.#core, this.#store, key, opts),
     );
   }
 

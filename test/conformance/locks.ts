@@ -440,6 +440,35 @@ export function lockConformance(factory: StoreFactory): void {
         expect(lock.fencingToken).toBeGreaterThan(held.fencingToken);
       });
 
+      it('takes a lock within a poll of its release, however long it waited (waiters poll by reading)', async () => {
+        const [a, b] = await twoHandles(factory);
+        for (const key of ['deploy', 'ws-lock']) {
+          const held = await a.locks.acquire(key, { operation: 'apply' });
+          // Long enough for a doubling backoff to reach long sleeps; the poll stays short.
+          let released = 0;
+          setTimeout(() => void a.locks.release(key, held.id).then(() => (released = Date.now())), 1_000);
+          const lock = await b.locks.acquire(key, { operation: 'apply', timeoutMs: 10_000 });
+          expect(released).toBeGreaterThan(0);
+          expect(Date.now() - released).toBeLessThan(150);
+          await b.locks.release(key, lock.id);
+        }
+      });
+
+      it('a waiter never holds up the holder: the holder writes and releases while others wait', async () => {
+        const [a, b] = await twoHandles(factory);
+        await a.workspaces.create('busy');
+        const held = await a.workspaces.lock('busy', { operation: 'apply' });
+        const waiting = b.workspaces.lock('busy', { operation: 'apply', timeoutMs: 10_000 });
+        const started = Date.now();
+        for (let i = 0; i < 30; i++) await a.workspaces.writeState('busy', { i }, { lockId: held.id });
+        await a.workspaces.unlock('busy', held.id);
+        const lock = await waiting;
+        expect((await b.workspaces.readState('busy')).serial).toBe(30);
+        // 30 durable writes take well under a second; a waiter's write-lock attempts would add busy waits.
+        expect(Date.now() - started).toBeLessThan(5_000);
+        await b.workspaces.unlock('busy', lock.id);
+      });
+
       it('fails with LOCKED, with the holder, once the timeout passes', async () => {
         const [a, b] = await twoHandles(factory);
         const held = await a.locks.acquire('deploy', { operation: 'apply' });

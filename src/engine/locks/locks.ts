@@ -146,21 +146,45 @@ export async function acquire(tx: Tx, key: string, opts: AcquireOptions, what?: 
 
 /**
  * Retries `attempt` while it fails with LOCKED, with backoff, for up to `timeoutMs`
- * of wall time (not the store's clock, which tests may freeze).
+ * of wall time (not the store's clock, which tests may freeze). With `isFree`, each retry
+ * first asks it (a plain read) whether the lock is free, and attempts only then: a
+ * waiter polls without taking the store's write lock, so it never holds up the holder's
+ * own writes and release. The last LOCKED error (with the holder) is what a timeout throws.
  */
-export async function withLockWait<T>(timeoutMs: number | undefined, attempt: () => Promise<T>): Promise<T> {
+export async function withLockWait<T>(
+  timeoutMs: number | undefined,
+  attempt: () => Promise<T>,
+  isFree?: () => Promise<boolean>,
+): Promise<T> {
   const deadline = Date.now() + Math.max(0, timeoutMs ?? 0);
-  let delay = 25;
+  // A poll is one indexed read, so it can come often: a waiter finds the lock free within
+  // a few milliseconds of its release, instead of after a long sleep.
+  let delay = isFree === undefined ? 25 : 4;
+  const maxDelay = isFree === undefined ? 1000 : 25;
+  let locked: BerthError | undefined;
   for (;;) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!(err instanceof BerthError) || err.code !== 'LOCKED' || Date.now() >= deadline) throw err;
-      const wait = Math.min(delay, deadline - Date.now());
-      await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait) * (0.5 + Math.random() / 2)));
-      delay = Math.min(delay * 2, 1000);
+    if (locked === undefined || isFree === undefined || (await isFree())) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof BerthError) || err.code !== 'LOCKED') throw err;
+        locked = err;
+      }
     }
+    if (Date.now() >= deadline) throw locked;
+    const wait = Math.min(delay, deadline - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait) * (0.5 + Math.random() / 2)));
+    delay = Math.min(delay * 2, maxDelay);
   }
+}
+
+/**
+ * Whether `key` is free to take (a plain read, for {@link withLockWait}). A held lock
+ * that `breakStale` might break counts as free, so the attempt can judge it.
+ */
+export async function lockLooksFree(tx: Tx, key: string, opts: Pick<AcquireOptions, 'breakStale'>): Promise<boolean> {
+  if (opts.breakStale) return true;
+  return (await tx.q.get(q.getLock, { key })) === undefined;
 }
 
 /**
