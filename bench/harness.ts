@@ -117,9 +117,23 @@ export interface CpuSample extends Sample {
 }
 
 /**
- * Like {@link compare} for any number of sides: alternating batches, with the order
- * rotated every batch so that each side runs first (and last) equally often. Also
- * records the process's CPU time per batch.
+ * Orders of `n` sides, one per batch, in which every side runs first equally often and
+ * follows every other side equally often (a Williams design; odd `n` adds the mirror
+ * rows). A plain rotation would keep the same neighbour before each side in every
+ * batch, so one side would always pay for the work its neighbour leaves behind (a
+ * file-replacing side's fsync and rename, say, on the next side's commit).
+ */
+export function balancedOrders(n: number): number[][] {
+  const first: number[] = [];
+  for (let i = 0, lo = 0, hi = n - 1; i < n; i++) first.push(i % 2 === 0 ? lo++ : hi--);
+  const rows = Array.from({ length: n }, (_, shift) => first.map((x) => (x + shift) % n));
+  return n % 2 === 0 ? rows : [...rows, ...rows.map((r) => [...r].reverse())];
+}
+
+/**
+ * Like {@link compare} for any number of sides: alternating batches, in the orders of
+ * {@link balancedOrders}, so that each side runs first and follows each other side
+ * equally often. Also records the process's CPU time per batch.
  */
 export async function compareSides<K extends string>(
   sides: Readonly<Record<K, Op>>,
@@ -136,9 +150,10 @@ export async function compareSides<K extends string>(
   collectGarbage();
   const us = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   const cpu = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  const orders = balancedOrders(names.length);
   for (let b = 0; b < batches; b++) {
-    for (let k = 0; k < names.length; k++) {
-      const name = names[(b + k) % names.length]!;
+    for (const k of orders[b % orders.length]!) {
+      const name = names[k]!;
       const c0 = process.cpuUsage();
       us[name].push(await timeBatch(sides[name], cursor, opsPerBatch));
       const c = process.cpuUsage(c0);
