@@ -936,6 +936,24 @@ export class Store {
   }
 
   /**
+   * {@link listContainers} a summary at a time: `visit` gets each summary as it is read,
+   * in the listing's order, and the count comes back. Nothing is kept but what `visit`
+   * keeps, so a listing of 100,000 containers costs that memory, not 100,000 summaries.
+   * `visit` runs inside the read: it must not call the store (its calls would wait for
+   * the read to end). An error it throws stops the listing and comes back unchanged.
+   * @throws as listContainers; whatever `visit` throws
+   */
+  async eachContainer<F extends ContainerSummaryField = ContainerSummaryField>(
+    query: ContainerQuery<F>,
+    visit: (summary: Pick<ContainerSummary, F | 'id'>) => void,
+  ): Promise<number> {
+    const checked = checkContainerQuery(query);
+    if (typeof visit !== 'function')
+      throw new BerthError('INVALID_ARGUMENT', 'eachContainer needs a function to visit each summary');
+    return this.#read((tx) => listing.eachContainer(tx, checked, visit as (summary: ContainerSummary) => void));
+  }
+
+  /**
    * The pods of the handle's namespace that `query` selects, with podman's pod status
    * and their containers (podman's `pod ps`).
    * @throws INVALID_ARGUMENT (details.usage: an unknown filter or status word)

@@ -20,6 +20,8 @@ export interface GlobalOptions {
    * exist is NO_SUCH_STORE, and nothing is created (DESIGN.md §2).
    */
   readOnly?: boolean;
+  /** The command keeps the store open for long (`serve`). */
+  longLived?: boolean;
 }
 
 /** Where the selected workspace is recorded, relative to the working directory (Terraform's .terraform/environment). */
@@ -106,6 +108,8 @@ export class CliContext {
       try {
         this.store = await openStore({
           path: this.options.store,
+          // A command reads most pages once; `serve` keeps the library's default.
+          ...(this.options.longLived === true ? {} : { cacheSizeKiB: 2048 }),
           namespace: this.storeNamespace ?? this.options.namespace ?? '',
           ...(this.options.readOnly === true && named ? { create: false } : {}),
         });
@@ -185,17 +189,33 @@ export class CliContext {
    * object, nor one string of them all, at once.
    */
   printJsonArray<T>(items: readonly T[], toJson: (item: T, index: number) => unknown): void {
-    if (items.length === 0) return this.printJson([]);
-    let chunk = '[\n';
-    for (let i = 0; i < items.length; i++) {
-      const row = JSON.stringify(toJson(items[i]!, i), null, 2);
-      chunk += `  ${row.includes('\n') ? row.replaceAll('\n', '\n  ') : row}${i + 1 < items.length ? ',\n' : '\n]\n'}`;
-      if (chunk.length >= 1 << 20) {
-        process.stdout.write(chunk);
+    const writer = this.jsonArrayWriter();
+    for (let i = 0; i < items.length; i++) writer.push(toJson(items[i]!, i));
+    writer.end();
+  }
+
+  /**
+   * A JSON array printed as its elements come (`push`), the same text `printJson` of
+   * the whole array would print, written in chunks of about 1 MiB; `end` closes it.
+   */
+  jsonArrayWriter(): { push(value: unknown): void; end(): void } {
+    let chunk = '';
+    let count = 0;
+    return {
+      push(value: unknown): void {
+        // Stringified as the one element of an array, it comes indented one level already.
+        const text = JSON.stringify([value], null, 2);
+        chunk += (count++ === 0 ? '[\n' : ',\n') + text.slice(2, -2);
+        if (chunk.length >= 1 << 20) {
+          process.stdout.write(chunk);
+          chunk = '';
+        }
+      },
+      end(): void {
+        process.stdout.write(count === 0 ? '[]\n' : chunk + '\n]\n');
         chunk = '';
-      }
-    }
-    process.stdout.write(chunk);
+      },
+    };
   }
 
   /** The selected workspace: BERTH_WORKSPACE > .berth/workspace > default. */

@@ -80,6 +80,7 @@ function run(module: keyof typeof modules, name: string) {
       lockTimeout: globals.lockTimeout,
       ...(template !== undefined ? { template } : {}),
       ...(READ_ONLY.has(name) ? { readOnly: true } : {}),
+      ...(name === 'serve' ? { longLived: true } : {}),
     });
     const mod = await modules[module]();
     const fn = (mod as Record<string, unknown>)[name] as Action;

@@ -27,6 +27,21 @@ export function renderTable(
   rows: readonly (readonly string[])[],
   opts: { width?: number; shrink?: readonly number[] } = {},
 ): string {
+  let out = '';
+  writeTable(headers, rows, opts, (chunk) => void (out += chunk));
+  return out;
+}
+
+/**
+ * {@link renderTable} handed to `write` in chunks of about 1 MiB, so that a table of
+ * 100,000 rows is never one string (nor an array of its lines) in memory.
+ */
+export function writeTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  opts: { width?: number; shrink?: readonly number[] },
+  write: (chunk: string) => void,
+): void {
   // A loop, not Math.max(...spread): a spread of 100,000 rows overflows the call stack.
   const widths = headers.map((h) => h.length);
   for (const r of rows) {
@@ -42,19 +57,29 @@ export function renderTable(
     if (excess <= 0) break;
     widths[i] = Math.max(headers[i]!.length, widths[i]! - excess, 10);
   }
-  const cell = (text: string, i: number): string => {
-    const w = widths[i]!;
-    return visibleLength(text) > w ? text.slice(0, w - 1) + '…' : text;
+  const last = widths.length - 1;
+  const line = (cells: readonly string[]): string => {
+    let text = '';
+    for (let i = 0; i <= last; i++) {
+      let c = cells[i] ?? '';
+      let len = visibleLength(c);
+      if (len > widths[i]!) {
+        c = c.slice(0, widths[i]! - 1) + '…';
+        len = visibleLength(c);
+      }
+      text += i === last ? c : c + ' '.repeat(widths[i]! - len) + '  ';
+    }
+    return text.trimEnd();
   };
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => {
-        const text = cell(c, i);
-        return i === cells.length - 1 ? text : text + ' '.repeat(widths[i]! - visibleLength(text));
-      })
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  let chunk = line(headers) + '\n';
+  for (const r of rows) {
+    chunk += line(r) + '\n';
+    if (chunk.length >= 1 << 20) {
+      write(chunk);
+      chunk = '';
+    }
+  }
+  write(chunk);
 }
 
 /**

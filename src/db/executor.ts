@@ -10,6 +10,13 @@ export interface QueryRunner {
   get<R>(query: QueryDef<R>, params?: Params): Awaitable<R | undefined>;
   /** Runs a statement and returns the number of rows it changed. */
   run(query: QueryDef<unknown>, params?: Params): Awaitable<number>;
+  /**
+   * Hands each row to `visit` as it is read (SQLite steps the statement; PostgreSQL
+   * reads the result first) and returns how many there were: a long listing is never
+   * held as one array of rows. `visit`'s own errors stop the statement and come back
+   * unchanged.
+   */
+  each<R>(query: QueryDef<R>, params: Params | undefined, visit: (row: R) => void): Awaitable<number>;
 }
 
 export type { Backend, StorageReport };
@@ -89,6 +96,8 @@ export interface BackendOpenOptions {
   /** Create the store when it does not exist (default true; never with `readonly`). */
   create?: boolean;
   busyTimeoutMs: number;
+  /** SQLite's page cache in KiB, set when the connection opens. */
+  cacheSizeKiB: number;
   clock: () => number;
   actor: string;
 }

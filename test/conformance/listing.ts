@@ -290,6 +290,10 @@ export function listingConformance(factory: StoreFactory): void {
           const queries = fc.sample(queryArb(refs), { numRuns: 12, seed: qseed });
           for (const q of queries) {
             const got = await store.listContainers(q);
+            // A summary at a time: the same summaries, in the same order, and their count.
+            const visited: unknown[] = [];
+            expect(await store.eachContainer(q, (c) => void visited.push(c))).toBe(got.length);
+            expect(visited).toEqual(got);
             const want = reference(all, podNames, podIds, q).map((s) => project(s, q.fields));
             const context = JSON.stringify(q);
             if (q.sort === 'command') {
@@ -356,6 +360,27 @@ export function listingConformance(factory: StoreFactory): void {
       await store.removeContainer(a);
       expect(await store.listContainers()).toEqual([]);
       expect(await ids('k')).toEqual([]);
+    });
+
+    it('eachContainer stops at an error of its visitor, which comes back unchanged, and the store goes on', async () => {
+      const store = await factory.open();
+      for (let i = 0; i < 5; i++) await store.addContainer({ config: { name: `c${i}` }, state: { status: 'running' } });
+      const boom = new Error('visitor failed');
+      let seen = 0;
+      await expect(
+        store.eachContainer({}, () => {
+          if (++seen === 2) throw boom;
+        }),
+      ).rejects.toBe(boom);
+      expect(seen).toBe(2);
+      // The read ended: writes and listings go on.
+      await store.addContainer({ config: { name: 'after' } });
+      expect(await store.eachContainer({ all: true, fields: [] }, () => undefined)).toBe(6);
+      await expectCode(store.eachContainer({}, 'nope' as never), 'INVALID_ARGUMENT');
+      await expectCode(
+        store.eachContainer({ filters: { colour: ['red'] } as never }, () => undefined),
+        'INVALID_ARGUMENT',
+      );
     });
 
     it('refuses an unknown filter, status word or sort field with INVALID_ARGUMENT marked as usage', async () => {

@@ -41,4 +41,16 @@ describe('CliContext.printJsonArray', () => {
       { x: 'b', i: 1 },
     ]);
   });
+
+  it('pushed one at a time, prints the text of the whole array, values JSON turns to null included', () => {
+    const items: unknown[] = [{ a: [1, { b: 'c' }] }, undefined, 'x', [], {}, 0];
+    const streamed = stdoutOf(() => {
+      const writer = ctx.jsonArrayWriter();
+      for (const item of items) writer.push(item);
+      writer.end();
+    });
+    expect(streamed).toBe(JSON.stringify(items, null, 2) + '\n');
+    const empty = stdoutOf(() => ctx.jsonArrayWriter().end());
+    expect(empty).toBe('[]\n');
+  });
 });

@@ -31,7 +31,7 @@ import {
   volumeTemplateData,
   type Row,
 } from '../listing-views.js';
-import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth, usageError } from '../output.js';
+import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth, usageError, writeTable } from '../output.js';
 import {
   checkFields,
   fieldsUsed,
@@ -131,19 +131,30 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   // The engine's own check, before the store is opened: a mistyped filter is a usage error.
   checkContainerQuery(query);
   const store = await ctx.open();
-  const shown: Row[] = await store.listContainers(query);
   const id = (x: string): string => (noTrunc ? x : shortId(x));
-  if (opts.quiet) {
-    if (ctx.json) ctx.printJson(shown.map((c) => c.id));
-    else for (const c of shown) ctx.out(id(c.id));
+  const now = Date.now();
+  // Each summary is printed (or turned into its cells) as it is read: `ps -a` on 100,000
+  // containers never holds 100,000 summaries.
+  if (opts.quiet && !ctx.json) {
+    let chunk = '';
+    await store.eachContainer(query, (c) => {
+      chunk += id(c.id) + '\n';
+      if (chunk.length >= 1 << 20) {
+        process.stdout.write(chunk);
+        chunk = '';
+      }
+    });
+    if (chunk !== '') process.stdout.write(chunk);
     return;
   }
-  const now = Date.now();
   if (ctx.json) {
-    ctx.printJsonArray(shown, (c) => psJson(c, now));
+    const writer = ctx.jsonArrayWriter();
+    await store.eachContainer(query, (c: Row) => writer.push(opts.quiet ? c.id : psJson(c, now)));
+    writer.end();
     return;
   }
   if (template) {
+    const shown: Row[] = await store.listContainers(query);
     process.stdout.write(
       renderTemplate(
         template,
@@ -157,7 +168,8 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const width = noTrunc ? undefined : terminalWidth();
   const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'];
   if (opts.pod) headers.push('POD ID', 'PODNAME');
-  const rows = shown.map((c) => {
+  const rows: string[][] = [];
+  await store.eachContainer(query, (c: Row) => {
     const row = [
       id(c.id),
       c.image ?? '',
@@ -167,10 +179,12 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
       c.name ?? '',
     ];
     if (opts.pod) row.push(c.pod ? id(c.pod) : '', c.podName ?? '');
-    return row;
+    rows.push(row);
   });
   // Fit the terminal: COMMAND, then STATUS, CREATED and IMAGE give way.
-  process.stdout.write(renderTable(headers, rows, { ...(width !== undefined ? { width } : {}), shrink: [2, 4, 3, 1] }));
+  writeTable(headers, rows, { ...(width !== undefined ? { width } : {}), shrink: [2, 4, 3, 1] }, (chunk) =>
+    process.stdout.write(chunk),
+  );
 }
 
 /** What `inspect --format` sees of a container: podman's fields, and berth's documents as `config` and `state`. */

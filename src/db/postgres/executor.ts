@@ -135,6 +135,7 @@ export class PostgresExecutor implements Executor {
       all: async (q, p) => (await this.single(q, p)).rows,
       get: async (q, p) => (await this.single(q, p)).rows[0],
       run: async (q, p) => (await this.single(q, p)).rowCount ?? 0,
+      each: async (q, p, visit) => visitRows((await this.single(q, p)).rows, visit),
     };
   }
 
@@ -184,6 +185,7 @@ export class PostgresExecutor implements Executor {
       all: async (q, p) => (await this.query(client, q, p)).rows,
       get: async (q, p) => (await this.query(client, q, p)).rows[0],
       run: async (q, p) => (await this.query(client, q, p)).rowCount ?? 0,
+      each: async (q, p, visit) => visitRows((await this.query(client, q, p)).rows, visit),
     };
   }
 
@@ -379,4 +381,15 @@ export class PostgresExecutor implements Executor {
     else listener?.end().catch(() => undefined);
     await this.pool.end();
   }
+}
+
+/** Hands each row of a result to `visit`, dropping it from the array as it goes. */
+function visitRows<R>(rows: unknown[], visit: (row: R) => void): number {
+  const n = rows.length;
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as R;
+    rows[i] = undefined;
+    visit(row);
+  }
+  return n;
 }

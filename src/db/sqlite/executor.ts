@@ -63,11 +63,13 @@ export class SqliteExecutor implements Executor {
       all: (q, p) => this.mapped(() => this.runAll(q, p)),
       get: (q, p) => this.mapped(() => this.runGet(q, p)),
       run: (q, p) => this.mapped(() => this.runRun(q, p)),
+      each: (q, p, visit) => this.runEach(q, p, visit),
     };
     this.direct = {
       all: (q, p) => this.serial(() => this.runAll(q, p)),
       get: (q, p) => this.serial(() => this.runGet(q, p)),
       run: (q, p) => this.serial(() => this.runRun(q, p)),
+      each: (q, p, visit) => this.serial(() => this.runEach(q, p, visit)),
     };
   }
 
@@ -282,6 +284,26 @@ export class SqliteExecutor implements Executor {
   private runGet<R>(def: QueryDef<R>, params: Params | undefined): R | undefined {
     const p = this.prepare(def);
     return p.stmt.get(...bindArgs(p.slots, params)) as R | undefined;
+  }
+
+  /** Steps the statement, mapping the driver's errors but not `visit`'s own. */
+  private runEach<R>(def: QueryDef<R>, params: Params | undefined, visit: (row: R) => void): number {
+    const rows = this.mapped(() => {
+      const p = this.prepare(def);
+      return p.stmt.iterate(...bindArgs(p.slots, params));
+    });
+    let n = 0;
+    for (;;) {
+      const next = this.mapped(() => rows.next());
+      if (next.done === true) return n;
+      n++;
+      try {
+        visit(next.value as R);
+      } catch (err) {
+        rows.return?.();
+        throw err;
+      }
+    }
   }
 
   private runRun(def: QueryDef<unknown>, params: Params | undefined): number {

@@ -11,6 +11,8 @@ import type { MigrationReport } from '../migrations.js';
 export interface SqliteOpenOptions {
   readonly: boolean;
   busyTimeoutMs: number;
+  /** The page cache in KiB (default SQLite's build default). */
+  cacheSizeKiB?: number;
   /** Create a missing store (default true; never when readonly). */
   create?: boolean;
 }
@@ -62,6 +64,7 @@ export function openSqliteDatabase(store: StoreFile, opts: SqliteOpenOptions): B
       db.pragma('synchronous = FULL');
       // Rows that reference others (pods, dependencies, volumes) are checked by the database too.
       db.pragma('foreign_keys = ON');
+      if (opts.cacheSizeKiB !== undefined) db.pragma(`cache_size = -${opts.cacheSizeKiB}`);
       return db;
     } catch (err) {
       db.close();

@@ -233,6 +233,22 @@ async function createdOf(tx: Tx, ref: string): Promise<string> {
  * @throws NO_SUCH_CONTAINER, AMBIGUOUS_ID (a `before=`/`since=` reference)
  */
 export async function listContainers(tx: Tx, query: CheckedContainerQuery): Promise<ContainerSummary[]> {
+  const out: ContainerSummary[] = [];
+  await eachContainer(tx, query, (c) => void out.push(c));
+  return out;
+}
+
+/**
+ * Hands each container a checked query selects to `visit`, as a summary, in the
+ * listing's order; returns how many there were. Nothing is held but the summary being
+ * visited, so a listing of 100,000 costs the memory of what the caller keeps.
+ * @throws NO_SUCH_CONTAINER, AMBIGUOUS_ID (a `before=`/`since=` reference); whatever `visit` throws
+ */
+export async function eachContainer(
+  tx: Tx,
+  query: CheckedContainerQuery,
+  visit: (summary: ContainerSummary) => void,
+): Promise<number> {
   const f = query.filters;
   const pg = tx.ctx.exec.backend === 'postgres';
   const params: Record<string, unknown> = { ns: tx.ns };
@@ -251,7 +267,7 @@ export async function listContainers(tx: Tx, query: CheckedContainerQuery): Prom
         if (!(err instanceof BerthError) || (err.code !== 'NO_SUCH_POD' && err.code !== 'AMBIGUOUS_ID')) throw err;
       }
     }
-    if (ids.length === 0) return [];
+    if (ids.length === 0) return 0;
     list('pod', ids);
   }
   if (f.before) {
@@ -297,7 +313,7 @@ export async function listContainers(tx: Tx, query: CheckedContainerQuery): Prom
   const notLabels = (f['label!'] ?? []).map((v) => labelParam(pg, v));
   notLabels.forEach((l, i) => (params[`nlabel${i}`] = l.value));
   if (query.limit !== undefined) {
-    if (query.limit === 0) return [];
+    if (query.limit === 0) return 0;
     params.limit = query.limit;
   }
   const def = listingDef({
@@ -310,7 +326,7 @@ export async function listContainers(tx: Tx, query: CheckedContainerQuery): Prom
     fields: query.fields,
   });
   const build = summaryBuilder(query.fields);
-  return (await tx.q.all(def, params)).map(build);
+  return tx.q.each(def, params, (row) => visit(build(row)));
 }
 
 // ---------------------------------------------------------------- pods and volumes
