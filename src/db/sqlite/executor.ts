@@ -163,6 +163,7 @@ export class SqliteExecutor implements Executor {
           synchronous: this.db.pragma('synchronous', { simple: true }) as number,
           foreign_keys: this.db.pragma('foreign_keys', { simple: true }) as number,
           busy_timeout: this.db.pragma('busy_timeout', { simple: true }) as number,
+          cache_size: this.db.pragma('cache_size', { simple: true }) as number,
           sqlite_version: (this.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
         },
       };
