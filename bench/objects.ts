@@ -17,6 +17,7 @@ import {
   runHeader,
   seededRandom,
   summarise,
+  balancedOrders,
   type Comparison,
   type Op,
   type RunHeader,
@@ -476,6 +477,20 @@ export async function compareAdds(
   fixture: ContainerFixture,
   size: number,
 ): Promise<Comparison> {
+  return (await compareAddsOf({ berth: store }, raw, fixture, size)).berth;
+}
+
+/**
+ * Durable adds of several stores and the raw insert, timed one by one, each add of the
+ * same new container on every side in a balanced order (each side first, and after each
+ * other side, equally often), so WAL checkpoints and fsync hiccups fall on all alike.
+ */
+export async function compareAddsOf<K extends string>(
+  stores: Readonly<Record<K, Store>>,
+  raw: BetterSqlite3.Database,
+  fixture: ContainerFixture,
+  size: number,
+): Promise<Record<K, Comparison>> {
   const insert = rawInsertStatement(raw);
   const begin = raw.prepare('BEGIN IMMEDIATE');
   const commit = raw.prepare('COMMIT');
@@ -489,34 +504,32 @@ export async function compareAdds(
       throw err;
     }
   };
+  const names = Object.keys(stores) as K[];
+  const sides: (() => (ctr: Container) => unknown)[] = [
+    ...names.map((n) => () => (ctr: Container) => stores[n].addContainer(ctr)),
+    () => rawAdd,
+  ];
   const warmup = 10;
   const inputs = Array.from({ length: ADDS + warmup }, (_, k) => fixture.container(size + k));
-  for (let k = 0; k < warmup; k++) {
-    await store.addContainer(inputs[k]!);
-    rawAdd(inputs[k]!);
-  }
-  const berthUs: number[] = [];
-  const rawUs: number[] = [];
-  const time = async (fn: () => unknown, into: number[]) => {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    into.push(Number(process.hrtime.bigint() - t0) / 1e3);
-  };
-  // ABBA order: each side goes first half the time, so WAL checkpoints and fsync
-  // hiccups fall on both alike.
+  for (let k = 0; k < warmup; k++) for (const side of sides) await side()(inputs[k]!);
+  const us: number[][] = sides.map(() => []);
+  const orders = balancedOrders(sides.length);
   for (let k = warmup; k < inputs.length; k++) {
     const ctr = inputs[k]!;
-    if (k % 4 === 0 || k % 4 === 3) {
-      await time(() => store.addContainer(ctr), berthUs);
-      await time(() => rawAdd(ctr), rawUs);
-    } else {
-      await time(() => rawAdd(ctr), rawUs);
-      await time(() => store.addContainer(ctr), berthUs);
+    for (const i of orders[k % orders.length]!) {
+      const add = sides[i]!();
+      const t0 = process.hrtime.bigint();
+      await add(ctr);
+      us[i]!.push(Number(process.hrtime.bigint() - t0) / 1e3);
     }
   }
-  const b = summarise(berthUs, 1);
-  const r = summarise(rawUs, 1);
-  return { berth: b, raw: r, ratio: b.medianUs / r.medianUs };
+  const r = summarise(us[names.length]!, 1);
+  return Object.fromEntries(
+    names.map((n, i) => {
+      const b = summarise(us[i]!, 1);
+      return [n, { berth: b, raw: r, ratio: b.medianUs / r.medianUs }];
+    }),
+  ) as Record<K, Comparison>;
 }
 
 function growth(results: readonly OpResult[], sizes: readonly number[]): GrowthResult[] {
