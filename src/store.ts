@@ -1226,7 +1226,10 @@ export class Workspaces {
   async readState(name: string, opts: ReadStateOptions = {}): Promise<WorkspaceState> {
     ws.assertWorkspaceName(name);
     await this.#ensureDefault(name);
-    return run(this.#core, this.#store).read((tx) => state.readState(tx, name, opts ?? {}));
+    const runner = run(this.#core, this.#store);
+    // Without secrets to reveal it is one statement, which needs no transaction of its own.
+    if ((opts ?? {}).showSecrets !== true) return runner.one((tx) => state.readState(tx, name, {}));
+    return runner.read((tx) => state.readState(tx, name, opts));
   }
 
   /**
