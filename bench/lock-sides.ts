@@ -121,13 +121,15 @@ interface WorkspaceRow {
 function rawStatements(db: BetterSqlite3.Database) {
   return {
     begin: db.prepare('BEGIN IMMEDIATE'),
-    beginRead: db.prepare('BEGIN'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
     syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
     syncFull: db.prepare('PRAGMA synchronous = FULL'),
     getWorkspace: db.prepare<[string, string], WorkspaceRow & { checksum: string | null }>(
       'SELECT namespace, name, lineage, serial, state_json, checksum, created_at, updated_at FROM workspaces WHERE namespace = ? AND name = ?',
+    ),
+    getWorkspaceHead: db.prepare<[string, string], Omit<WorkspaceRow, 'state_json'>>(
+      'SELECT namespace, name, lineage, serial, checksum, created_at, updated_at FROM workspaces WHERE namespace = ? AND name = ?',
     ),
     insertWorkspace: db.prepare(
       'INSERT INTO workspaces (namespace, name, lineage, serial, state_json, checksum, created_at, updated_at) VALUES (?, ?, ?, 0, NULL, NULL, ?, ?)',
@@ -219,11 +221,18 @@ class RawSide implements LockSide {
     return row;
   }
 
+  /** The row without its state, as berth reads it to lock and to write. */
+  private head(ws: string): Omit<WorkspaceRow, 'state_json'> {
+    const row = this.s.getWorkspaceHead.get('', ws);
+    if (!row) throw new Error(`no workspace ${ws}`);
+    return row;
+  }
+
   private acquire(ws: string): string {
     const key = `workspace:/${ws}`;
     return this.lockTx(() => {
       const now = Date.now();
-      this.load(ws);
+      this.head(ws);
       if (this.s.getLock.get(key)) throw new Held();
       const token = Number(this.s.nextFencingToken.get()!.value);
       const id = randomUUID();
@@ -235,7 +244,8 @@ class RawSide implements LockSide {
   }
 
   private read(ws: string): unknown {
-    const row = this.tx(() => this.load(ws), this.s.beginRead);
+    // One statement, as berth reads a state without secrets: no transaction of its own.
+    const row = this.load(ws);
     return row.state_json === null ? null : JSON.parse(row.state_json);
   }
 
@@ -245,7 +255,7 @@ class RawSide implements LockSide {
     const key = `workspace:/${ws}`;
     this.tx(() => {
       const now = Date.now();
-      const row = this.load(ws);
+      const row = this.head(ws);
       if (this.s.getLock.get(key)?.id !== lockId) throw new Error('LOCK_LOST');
       const serial = row.serial + 1;
       this.s.updateWorkspace.run(row.lineage, serial, text, checksum, now, '', ws);

@@ -32,7 +32,8 @@ import { storePragmas } from './objects.js';
  * design of Terraform's local backend and Pulumi's file backend (STYLE.md habit 11;
  * DESIGN.md §4, §5). One cycle is lock -> readState -> writeState(counter + 1, { lockId })
  * -> unlock; see bench/lock-sides.ts for what each side does. Measured:
- *   - uncontended cycles in this process, sides alternating batch by batch;
+ *   - uncontended cycles in this process, the sides taking turns batch by batch in
+ *     balanced orders (each after every other equally often);
  *   - 4 processes each running N cycles on one workspace (total cycles/s), the sides
  *     alternating run by run, with the final counter checked to be 4N.
  */
@@ -299,7 +300,7 @@ export async function runLocksBench(opts: LocksBenchOptions): Promise<LocksRepor
 
 const SIDE_NOTES: Record<SideName, string> = {
   berth: 'store.workspaces lock/readState/writeState/unlock',
-  raw: "berth's statements, same 3 write txs + 1 read tx; lock/unlock at synchronous=NORMAL",
+  raw: "berth's statements, same 3 write txs + 1 read; lock/unlock at synchronous=NORMAL",
   'raw-1tx': 'floor: one BEGIN IMMEDIATE read-modify-write, no lock row',
   files: 'lock file (O_EXCL) + tmp/fsync/rename/dir-fsync + .backup',
 };

@@ -117,6 +117,9 @@ export interface WorkspaceRow {
   updated_at: number;
 }
 
+/** A workspace row without its state document. */
+export type WorkspaceHead = Omit<WorkspaceRow, 'state_json'>;
+
 export interface StateVersionRow {
   namespace: string;
   workspace: string;

@@ -23,6 +23,14 @@ export const getWorkspace = defineQuery('getWorkspace', (db) =>
     .where('namespace', '=', param('ns'))
     .where('name', '=', param('name')),
 );
+/** A workspace's row but its state document: what a lock or a write needs of it. */
+export const getWorkspaceHead = defineQuery('getWorkspaceHead', (db) =>
+  db
+    .selectFrom('workspaces')
+    .select(workspaceColumns.filter((c) => c !== 'state_json'))
+    .where('namespace', '=', param('ns'))
+    .where('name', '=', param('name')),
+);
 /** Whether a workspace exists, without reading its state. */
 export const workspaceExists = defineQuery('workspaceExists', (db) =>
   db

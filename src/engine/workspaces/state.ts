@@ -1,4 +1,4 @@
-import type { WorkspaceRow } from '../../db/schema.js';
+import type { WorkspaceHead } from '../../db/schema.js';
 import { BerthError } from '../../errors.js';
 import { canonicalJson, canonicalJsonOfData, sha256 } from '../canonical-json.js';
 import type { Tx } from '../context.js';
@@ -10,7 +10,7 @@ import { reveal, seal } from '../secrets/sealing.js';
 import { rolledBackTerraformState, sealable, terraformHeader } from './terraform-file.js';
 import { assertNonEmpty, toJson } from '../validate.js';
 import * as q from './queries.js';
-import { assertWritable, loadWorkspace } from './workspaces.js';
+import { assertWritable, loadWorkspace, loadWorkspaceHead } from './workspaces.js';
 import type { WorkspaceState, StateVersion, StateExport, ReadStateOptions, WriteStateOptions } from '../types.js';
 
 /*
@@ -172,7 +172,7 @@ export interface NewVersion {
 }
 
 /** Writes a new current version, keeps it in history (pruned to the limit) and journals it. */
-export async function putVersion(tx: Tx, row: WorkspaceRow, v: NewVersion): Promise<WorkspaceState> {
+export async function putVersion(tx: Tx, row: WorkspaceHead, v: NewVersion): Promise<WorkspaceState> {
   // Parameters spelled out, not spread from a shared key: this is the hot path of every state write.
   const ns = row.namespace;
   const name = row.name;
@@ -223,7 +223,7 @@ export async function writeState(
   encoded: EncodedState,
   opts: WriteStateOptions,
 ): Promise<WorkspaceState> {
-  const row = await loadWorkspace(tx, name);
+  const row = await loadWorkspaceHead(tx, name);
   await assertWritable(tx, name, opts.lockId);
   if (opts.lineage !== undefined && opts.lineage !== row.lineage) {
     throw new BerthError(

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LockRow, WorkspaceRow } from '../../db/schema.js';
+import type { LockRow, WorkspaceHead, WorkspaceRow } from '../../db/schema.js';
 import { BerthError } from '../../errors.js';
 import type { Tx } from '../context.js';
 import { appendEvent } from '../events/journal.js';
@@ -99,7 +99,23 @@ export async function loadWorkspace(tx: Tx, name: string, missingHint?: string):
   const row = await tx.q.get(q.getWorkspace, { ns: tx.ns, name });
   if (row) return row;
   if (name === DEFAULT_WORKSPACE && tx.ctx.readonly) return neverCreatedDefault(tx);
-  throw new BerthError(
+  throw noSuchWorkspace(tx, name, missingHint);
+}
+
+/**
+ * The workspace row without its state document, which a lock or a write does not need
+ * (a Terraform state may be megabytes).
+ * @throws NO_SUCH_WORKSPACE
+ */
+export async function loadWorkspaceHead(tx: Tx, name: string, missingHint?: string): Promise<WorkspaceHead> {
+  const row = await tx.q.get(q.getWorkspaceHead, { ns: tx.ns, name });
+  if (row) return row;
+  if (name === DEFAULT_WORKSPACE && tx.ctx.readonly) return neverCreatedDefault(tx);
+  throw noSuchWorkspace(tx, name, missingHint);
+}
+
+function noSuchWorkspace(tx: Tx, name: string, missingHint: string | undefined): BerthError {
+  return new BerthError(
     'NO_SUCH_WORKSPACE',
     `workspace ${name} does not exist in namespace ${JSON.stringify(tx.ns)}; ${missingHint ?? `create it with \`berth workspace new ${name}\``}`,
     { details: { name, namespace: tx.ns } },
@@ -231,7 +247,7 @@ export async function assertWritable(tx: Tx, name: string, lockId: string | unde
  */
 export async function lockWorkspace(tx: Tx, name: string, opts: AcquireOptions, create = false): Promise<LockInfo> {
   if (create) await ensureWorkspace(tx, name);
-  else await loadWorkspace(tx, name);
+  else await loadWorkspaceHead(tx, name);
   return acquire(tx, workspaceLockKey(tx.ns, name), opts, `workspace ${name}`);
 }
 
