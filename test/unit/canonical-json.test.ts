@@ -69,3 +69,57 @@ describe('canonicalJsonOfData', () => {
     }
   });
 });
+
+describe('encodeState', () => {
+  it('stores what a JSON round trip then canonical JSON would, for any value', async () => {
+    const { encodeState, encodeThroughJson } = await import('../../src/engine/workspaces/state.js');
+    const outcome = (f: () => { text: string | null; checksum: string | null; doc: unknown }) => {
+      try {
+        const r = f();
+        return { text: r.text, checksum: r.checksum, doc: r.doc };
+      } catch (err) {
+        return { code: (err as { code?: string }).code, message: (err as Error).message };
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.anything({
+          maxDepth: 4,
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withNullPrototype: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withBigInt: true,
+        }),
+        (value) => {
+          fc.pre(value !== null);
+          expect(outcome(() => encodeState(value))).toEqual(outcome(() => encodeThroughJson(value)));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('takes the JSON path for dates, toJSON, NaN, undefined slots, cycles and throwing getters', async () => {
+    const { encodeState } = await import('../../src/engine/workspaces/state.js');
+    expect(encodeState({ b: new Date(0), a: Number.NaN, c: [undefined, () => 1] }).text).toBe(
+      '{"a":null,"b":"1970-01-01T00:00:00.000Z","c":[null,null]}',
+    );
+    expect(encodeState({ z: -0, y: { toJSON: () => 'x' } }).text).toBe('{"y":"x","z":0}');
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(() => encodeState(cyclic)).toThrow(/cannot be stored as JSON/);
+    const getter = Object.defineProperty({}, 'x', {
+      enumerable: true,
+      get() {
+        throw new Error('no');
+      },
+    });
+    expect(() => encodeState(getter)).toThrow(/cannot be stored as JSON/);
+    const nest = (n: number): unknown => (n === 1 ? {} : { a: nest(n - 1) });
+    expect(() => encodeState(nest(1001))).toThrow(/deeper than 1000/);
+  });
+});

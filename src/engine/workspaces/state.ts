@@ -1,6 +1,6 @@
 import type { WorkspaceHead } from '../../db/schema.js';
 import { BerthError } from '../../errors.js';
-import { canonicalJson, canonicalJsonOfData, sha256 } from '../canonical-json.js';
+import { canonicalJson, canonicalJsonOfData, plainCanonicalCopy, sha256 } from '../canonical-json.js';
 import type { Tx } from '../context.js';
 import { appendEvent } from '../events/journal.js';
 import { parseStored } from '../objects/rows.js';
@@ -60,6 +60,28 @@ export function assertStateDepth(doc: unknown): void {
  */
 export function encodeState(state: unknown): EncodedState {
   if (state === null) return { text: null, checksum: null, doc: null };
+  // Plain data (what callers almost always pass) is copied in canonical order and
+  // stringified once; anything else goes through JSON's own rules first.
+  let copy: unknown;
+  try {
+    copy = plainCanonicalCopy(state, MAX_STATE_DEPTH);
+  } catch {
+    // A getter or proxy trap threw: JSON's own path reports it.
+    copy = undefined;
+  }
+  if (copy !== undefined) {
+    const text = JSON.stringify(copy);
+    return { text, checksum: sha256(text), doc: copy };
+  }
+  return encodeThroughJson(state);
+}
+
+/**
+ * {@link encodeState} of any value: a JSON round trip (toJSON, undefined, NaN… as JSON
+ * has them), then the canonical text of the parsed document.
+ * @throws INVALID_ARGUMENT
+ */
+export function encodeThroughJson(state: unknown): EncodedState {
   // Round-trip through JSON: what is stored is exactly what JSON can carry. The parsed
   // document is plain data, so its canonical text and depth check are one pass.
   const doc: unknown = JSON.parse(toJson(state, 'workspace state'));
