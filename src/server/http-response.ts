@@ -50,6 +50,11 @@ export interface ErrorShape {
  */
 export function sendError(res: ServerResponse, err: unknown, shape?: ErrorShape): ErrorAnswer {
   const answer = errorAnswer(err);
+  // Answered before the whole body arrived (a 413, a refusal before reading): Node would
+  // close the connection as soon as the answer is out when the client asked for
+  // `Connection: close`, and the client, still sending, could meet a reset before it read
+  // the answer. Kept open, the server discards the rest first (http-server.ts, cutOff).
+  if (!res.headersSent && res.req !== undefined && !res.req.complete) res.shouldKeepAlive = true;
   if (res.headersSent || res.destroyed) res.destroy();
   else if (shape === undefined) sendJson(res, answer.status, { error: answer.error }, answer.headers);
   else {

@@ -105,6 +105,26 @@ describe.concurrent('berth serve: request bodies', () => {
     expect(await served.stop()).toEqual({ code: 0, signal: null });
   });
 
+  it('a client that asked for Connection: close and is still sending is not cut off as soon as the 413 is out', async (t) => {
+    const served = await startServe(t, ['--listen', '127.0.0.1:0', '--max-body', '1MiB']);
+    const c = await rawClient(t, served.url);
+    c.write(`POST ${UNLOCK} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = `${(64 * 1024).toString(16)}\r\n${'y'.repeat(64 * 1024)}\r\n`;
+    // Past the limit, then on sending for a while: the rest is read and discarded (up to
+    // the server's budget), not met with a reset that could come before the answer is read.
+    for (let i = 0; i < 24; i++) c.write(chunk);
+    const answer = await c.waitFor(FULL_ANSWER, 'the 413');
+    expectJsonError(rawJson(answer), 413, 'BODY_TOO_LARGE');
+    for (let i = 0; i < 20; i++) {
+      c.write(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(c.closed(), 'the connection was closed while the client was still sending').toBe(false);
+    c.write('0\r\n\r\n');
+    await stillServes(served);
+    expect(await served.stop()).toEqual({ code: 0, signal: null });
+  });
+
   it('the default limit is 64 MiB: a body of several MiB (a large Terraform state) is read', async (t) => {
     const served = await startServe(t, ['--listen', '127.0.0.1:0']);
     const r = await request(served.url, UNLOCK, { method: 'POST', body: unlockBody(8 * MiB) });
