@@ -11,18 +11,18 @@
  * BERTH_LOAD_SEED (replays the processes' choices), BERTH_LOAD_REPORT (also write the
  * report as JSON to this file).
  *
- * The processes run workers/load-worker.ts, bundled with the current src/ (see bundleWorker).
+ * The processes run workers/load-worker.ts, bundled with the current src/ (test/helpers/worker-bundle.ts).
  */
 import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { openStore, type ErrorCode } from '../../src/index.js';
 import { hexId } from '../conformance/builders.js';
 import { tempDir } from '../helpers/store-factory.js';
+import { workerArgs } from '../helpers/worker-bundle.js';
 import { withRawDb } from './helpers.js';
 
 const PROCESSES = Number(process.env.BERTH_LOAD_PROCESSES ?? 8);
@@ -109,35 +109,8 @@ const OPS: Record<string, { write: boolean; allowed: readonly ErrorCode[]; waits
   snapshot: { write: false, allowed: [] },
 };
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/**
- * The worker and the current src/ bundled into one ESM file (packages stay external):
- * 8 processes start in about 1.5 s this way, against 5 s and more under tsx, where every
- * process starts its own esbuild and transforms every source file. The bundle sits two
- * levels below the package root, like src/migrate and dist/migrate, so that berth finds
- * its migrations, and under node_modules, so that the packages resolve.
- */
-async function bundleWorker(): Promise<string> {
-  const outfile = join(REPO_ROOT, 'node_modules', '.cache', `berth-load-worker-${process.pid}.mjs`);
-  onTestFinished(() => rmSync(outfile, { force: true }));
-  await build({
-    entryPoints: [join(REPO_ROOT, 'test', 'reliability', 'workers', 'load-worker.ts')],
-    outfile,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'inline',
-    logLevel: 'warning',
-  });
-  return outfile;
-}
-
-/** A worker process: its `ready` and `done` messages, and how it ended. Killed when the test ends. */
-function launch(bundle: string, args: string[], doneTimeoutMs: number) {
-  const child = spawn(process.execPath, ['--enable-source-maps', bundle, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+function launch(worker: string[], args: string[], doneTimeoutMs: number) {
+  const child = spawn(process.execPath, [...worker, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -299,9 +272,9 @@ describe('load', () => {
       await setup.close();
 
       const spawned = Date.now();
-      const bundle = await bundleWorker();
+      const worker = workerArgs(fileURLToPath(new URL('./workers/load-worker.ts', import.meta.url)));
       const workers = Array.from({ length: PROCESSES }, (_, i) =>
-        launch(bundle, [path, String(i), String(SEED + i), String(SECONDS), String(THINK_MS)], SECONDS * 1000 + 60_000),
+        launch(worker, [path, String(i), String(SEED + i), String(SECONDS), String(THINK_MS)], SECONDS * 1000 + 60_000),
       );
       await Promise.all(workers.map((w) => w.ready));
       const started = Date.now();
