@@ -4,7 +4,7 @@ import type { Store } from '../store.js';
 import { BerthError } from '../errors.js';
 import { assertNamespace } from '../engine/rules/namespaces.js';
 import { openStore } from '../open-store.js';
-import { parseDuration, useColour, type Format } from './output.js';
+import { chunkedWriter, parseDuration, useColour, type Format } from './output.js';
 import { reportError } from './report-error.js';
 
 /** Options every command accepts (API.md "CLI"). */
@@ -199,21 +199,17 @@ export class CliContext {
    * the whole array would print, written in chunks of about 1 MiB; `end` closes it.
    */
   jsonArrayWriter(): { push(value: unknown): void; end(): void } {
-    let chunk = '';
+    const out = chunkedWriter((chunk) => void process.stdout.write(chunk));
     let count = 0;
     return {
       push(value: unknown): void {
         // Stringified as the one element of an array, it comes indented one level already.
         const text = JSON.stringify([value], null, 2);
-        chunk += (count++ === 0 ? '[\n' : ',\n') + text.slice(2, -2);
-        if (chunk.length >= 1 << 20) {
-          process.stdout.write(chunk);
-          chunk = '';
-        }
+        out.push((count++ === 0 ? '[\n' : ',\n') + text.slice(2, -2));
       },
       end(): void {
-        process.stdout.write(count === 0 ? '[]\n' : chunk + '\n]\n');
-        chunk = '';
+        out.push(count === 0 ? '[]\n' : '\n]\n');
+        out.end();
       },
     };
   }

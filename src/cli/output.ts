@@ -32,6 +32,24 @@ export function renderTable(
   return out;
 }
 
+/** Text pushed in pieces, handed to `write` in chunks of about 1 MiB; `end` hands over the rest. */
+export function chunkedWriter(write: (chunk: string) => void): { push(text: string): void; end(): void } {
+  let chunk = '';
+  return {
+    push(text: string): void {
+      chunk += text;
+      if (chunk.length >= 1 << 20) {
+        write(chunk);
+        chunk = '';
+      }
+    },
+    end(): void {
+      if (chunk !== '') write(chunk);
+      chunk = '';
+    },
+  };
+}
+
 /**
  * {@link renderTable} handed to `write` in chunks of about 1 MiB, so that a table of
  * 100,000 rows is never one string (nor an array of its lines) in memory.
@@ -71,15 +89,10 @@ export function writeTable(
     }
     return text.trimEnd();
   };
-  let chunk = line(headers) + '\n';
-  for (const r of rows) {
-    chunk += line(r) + '\n';
-    if (chunk.length >= 1 << 20) {
-      write(chunk);
-      chunk = '';
-    }
-  }
-  write(chunk);
+  const out = chunkedWriter(write);
+  out.push(line(headers) + '\n');
+  for (const r of rows) out.push(line(r) + '\n');
+  out.end();
 }
 
 /**

@@ -31,7 +31,16 @@ import {
   volumeTemplateData,
   type Row,
 } from '../listing-views.js';
-import { parseKeyValue, relativeTime, renderTable, shortId, terminalWidth, usageError, writeTable } from '../output.js';
+import {
+  chunkedWriter,
+  parseKeyValue,
+  relativeTime,
+  renderTable,
+  shortId,
+  terminalWidth,
+  usageError,
+  writeTable,
+} from '../output.js';
 import {
   checkFields,
   fieldsUsed,
@@ -136,15 +145,9 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   // Each summary is printed (or turned into its cells) as it is read: `ps -a` on 100,000
   // containers never holds 100,000 summaries.
   if (opts.quiet && !ctx.json) {
-    let chunk = '';
-    await store.eachContainer(query, (c) => {
-      chunk += id(c.id) + '\n';
-      if (chunk.length >= 1 << 20) {
-        process.stdout.write(chunk);
-        chunk = '';
-      }
-    });
-    if (chunk !== '') process.stdout.write(chunk);
+    const out = chunkedWriter((chunk) => void process.stdout.write(chunk));
+    await store.eachContainer(query, (c) => out.push(id(c.id) + '\n'));
+    out.end();
     return;
   }
   if (ctx.json) {
