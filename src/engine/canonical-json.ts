@@ -21,49 +21,16 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
- * The canonical JSON of a document that is JSON data already (what `JSON.parse` returns:
- * plain objects, arrays, strings, finite numbers, booleans, null): the same text as
- * {@link canonicalJson}, from one native `JSON.stringify` of the document with only its
- * unsorted objects copied in key order. Throws a RangeError naming `maxDepth` when an
- * object or array lies deeper than `maxDepth` levels (the document itself is level 1).
+ * The canonical JSON of a document that is JSON data already (what `JSON.parse` returns):
+ * the same text as {@link canonicalJson}, from one native `JSON.stringify` of its
+ * {@link plainCanonicalCopy}. Throws a RangeError naming `maxDepth` when an object or
+ * array lies deeper than `maxDepth` levels (the document itself is level 1).
  */
 export function canonicalJsonOfData(doc: unknown, maxDepth = Number.POSITIVE_INFINITY): string {
-  const sorted = (value: unknown, depth: number): unknown => {
-    if (value === null || typeof value !== 'object') return value;
-    if (depth > maxDepth) throw new RangeError(`nests deeper than ${maxDepth} levels`);
-    if (Array.isArray(value)) {
-      let copy: unknown[] | undefined;
-      for (let i = 0; i < value.length; i++) {
-        const member: unknown = value[i];
-        const next = sorted(member, depth + 1);
-        if (next !== member) (copy ??= value.slice())[i] = next;
-      }
-      return copy ?? value;
-    }
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
-    let inOrder = true;
-    for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1]! < keys[i]!;
-    if (!inOrder) keys.sort();
-    let changed = !inOrder;
-    const members = new Array<unknown>(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const member = record[keys[i]!];
-      members[i] = sorted(member, depth + 1);
-      if (members[i] !== member) changed = true;
-    }
-    if (!changed) return value;
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      // A "__proto__" key is data here: defined, not assigned (assignment would set the prototype).
-      if (key === '__proto__')
-        Object.defineProperty(out, key, { value: members[i], enumerable: true, writable: true, configurable: true });
-      else out[key] = members[i];
-    }
-    return out;
-  };
-  return JSON.stringify(sorted(doc, 1));
+  const copy = plainCanonicalCopy(doc, maxDepth);
+  // Parsed JSON is always plain: only its depth can refuse it.
+  if (copy === undefined && doc !== undefined) throw new RangeError(`nests deeper than ${maxDepth} levels`);
+  return JSON.stringify(copy);
 }
 
 const NOT_PLAIN = Symbol('not plain JSON data');
