@@ -208,16 +208,9 @@ export const VOLUME_TEMPLATE_FIELDS = [
 
 export const VOLUME_HEADERS: Readonly<Record<string, string>> = { Name: 'VOLUME NAME', Mountpoint: 'MOUNT POINT' };
 
-/** One `volume ls --format json` row: berth's keys and podman's. */
-export function volumeJson(v: VolumeSummary): Record<string, unknown> {
+/** podman's keys of a volume, shared by `volume ls --format json` and its templates. */
+function podmanVolume(v: VolumeSummary) {
   return {
-    name: v.name,
-    driver: v.driver,
-    namespace: v.namespace,
-    labels: v.labels,
-    options: v.options,
-    createdAt: v.createdAt,
-    mountPoint: v.mountPoint,
     Name: v.name,
     Driver: v.driver,
     Labels: v.labels,
@@ -228,18 +221,22 @@ export function volumeJson(v: VolumeSummary): Record<string, unknown> {
   };
 }
 
-export function volumeTemplateData(v: VolumeSummary): TemplateData {
+/** One `volume ls --format json` row: berth's keys and podman's. */
+export function volumeJson(v: VolumeSummary): Record<string, unknown> {
   return {
-    Name: v.name,
-    Driver: v.driver,
-    Labels: v.labels,
-    Options: v.options,
-    Mountpoint: v.mountPoint ?? '',
-    CreatedAt: v.createdAt ?? '',
-    Scope: 'local',
-    Namespace: v.namespace,
-    Users: v.users,
+    name: v.name,
+    driver: v.driver,
+    namespace: v.namespace,
+    labels: v.labels,
+    options: v.options,
+    createdAt: v.createdAt,
+    mountPoint: v.mountPoint,
+    ...podmanVolume(v),
   };
+}
+
+export function volumeTemplateData(v: VolumeSummary): TemplateData {
+  return { ...podmanVolume(v), Namespace: v.namespace, Users: v.users };
 }
 
 /** A value as a template sees it (JSON data as is). */

@@ -272,18 +272,8 @@ const POD_INSPECT_FIELDS = [
   'config',
   'state',
 ];
-const VOLUME_INSPECT_FIELDS = [
-  'Name',
-  'Driver',
-  'Labels',
-  'Options',
-  'Mountpoint',
-  'CreatedAt',
-  'Scope',
-  'Namespace',
-  'config',
-  'state',
-];
+/** A volume's inspect fields: its listing's, but the count of users, and its documents. */
+const VOLUME_INSPECT_FIELDS = [...VOLUME_TEMPLATE_FIELDS.filter((f) => f !== 'Users'), 'config', 'state'];
 
 /** An object found by an inspect command: its JSON, what a template sees, the fields it offers. */
 type Inspected = { doc: unknown; data: TemplateData; fields: readonly string[]; what: string };
