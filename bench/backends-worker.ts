@@ -7,7 +7,7 @@
  * {"error":...}.
  */
 import { createInterface } from 'node:readline';
-import { isBerthError, openStore } from '../src/index.js';
+import { isBerthError, openStore } from './berth.js';
 
 const [targetJson, workspace, cyclesArg] = process.argv.slice(2);
 if (targetJson === undefined || workspace === undefined || cyclesArg === undefined) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { copyStoreTo, openStore, type Store, type Container } from '../src/index.js';
+import { copyStoreTo, openStore, type Store, type Container } from './berth.js';
 import {
   collectGarbage,
   compareSides,
@@ -122,9 +122,11 @@ function uniquePrefixSample(fixture: ContainerFixture, size: number, want: numbe
   return out;
 }
 
-/** The rows berth writes for a container add, written with raw better-sqlite3 in one durable transaction. */
+/**
+ * The rows berth writes for a container add, written with raw better-sqlite3 in one
+ * durable transaction, on berth's own schema (its triggers add the listing's summary row).
+ */
 function rawAdder(db: BetterSqlite3.Database): (ctr: Container) => void {
-  const insertId = db.prepare("INSERT INTO object_ids (id, name, kind) VALUES (?, ?, 'container')");
   const insertContainer = db.prepare(
     `INSERT INTO containers (id, name, namespace, pod_id, workspace, config_json, state_json, created_at, updated_at)
      VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)`,
@@ -141,7 +143,6 @@ function rawAdder(db: BetterSqlite3.Database): (ctr: Container) => void {
     const ns = config.namespace ?? '';
     begin.run();
     try {
-      insertId.run(config.id, config.name);
       insertContainer.run(
         config.id,
         config.name,

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore } from '../src/index.js';
+import { openStore } from './berth.js';
 import {
   formatMiB,
   formatTable,
@@ -12,6 +12,7 @@ import {
   runHeader,
   type RunHeader,
 } from './harness.js';
+import { BIN, BIN_DIR, ensureBuilt } from './build.js';
 import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
 
 /*
@@ -31,9 +32,6 @@ import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
 export const TARGET_MS_OVER_FLOOR = 150;
 
 const CONTAINERS = 10_000;
-/** package.json `bin`: the esbuild bundle (chunks beside it), built by `npm run build:bin`. */
-const BIN_DIR = join(REPO_ROOT, 'dist', 'bin');
-const BIN = join(BIN_DIR, 'berth.js');
 const FLOOR = join(REPO_ROOT, 'bench', 'cli-floor.mjs');
 const TRACE = join(REPO_ROOT, 'bench', 'module-trace.mjs');
 const TIME = '/usr/bin/time';
@@ -148,67 +146,6 @@ export interface CliBenchOptions {
   quick: boolean;
   print: (text: string) => void;
   formatHeader: (h: RunHeader) => string;
-}
-
-// ---------------------------------------------------------------- build
-
-function newestMtime(dir: string, ext: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith(ext)) continue;
-    newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-function oldestMtime(dir: string, ext: string): number {
-  let oldest = Infinity;
-  if (!existsSync(dir)) return -Infinity;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith(ext)) continue;
-    oldest = Math.min(oldest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return oldest === Infinity ? -Infinity : oldest;
-}
-
-/** What is older than src/: the bundle (dist/bin) and/or the rest of dist/; empty when fresh. */
-function staleParts(): string[] {
-  const src = newestMtime(join(REPO_ROOT, 'src'), '.ts');
-  const stale: string[] = [];
-  if (!existsSync(BIN) || src > oldestMtime(BIN_DIR, '.js')) stale.push('dist/bin');
-  // dist/ as a whole (dist/bin included): the library and the tsc build of the CLI.
-  if (src > oldestMtime(join(REPO_ROOT, 'dist'), '.js')) stale.push('dist');
-  return stale;
-}
-
-function npmRun(script: string): { ok: boolean; text: string; status: number | null } {
-  const r = spawnSync('npm', ['run', script], { cwd: REPO_ROOT, encoding: 'utf8' });
-  return { ok: r.status === 0, text: `${r.stdout}${r.stderr}`.trim(), status: r.status };
-}
-
-/**
- * Runs `npm run build` (tsc, then the esbuild bundle) when dist/bin, or any file of dist/,
- * is older than a file under src/. `build` stops before the bundle when tsc reports type
- * errors; the bundle (esbuild does not type-check) is then built on its own and measured,
- * and the result says so.
- */
-function ensureBuilt(print: (t: string) => void): string {
-  const stale = staleParts();
-  if (stale.length === 0) return 'dist/bin up to date';
-  print(`${stale.join(' and ')} older than src/: npm run build`);
-  const build = npmRun('build');
-  if (build.ok) {
-    if (staleParts().includes('dist/bin'))
-      throw new Error('npm run build succeeded but dist/bin is still older than src/');
-    return 'rebuilt';
-  }
-  print(`npm run build failed (exit ${build.status}):\n${build.text}`);
-  const bin = npmRun('build:bin');
-  if (!bin.ok || staleParts().includes('dist/bin')) {
-    throw new Error(`npm run build:bin failed (exit ${bin.status}); no fresh bundle to measure:\n${bin.text}`);
-  }
-  print('built the bundle alone (npm run build:bin); measuring it');
-  return `build failed (exit ${build.status}); bundle built alone by build:bin`;
 }
 
 // ---------------------------------------------------------------- running

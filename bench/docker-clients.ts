@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../src/index.js';
-import { formatTable, percentile, REPO_ROOT, runHeader, type RunHeader } from './harness.js';
+import { openStore } from './berth.js';
+import { BIN } from './build.js';
+import { formatTable, percentile, runHeader, type RunHeader } from './harness.js';
 import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
 
 /*
@@ -13,8 +14,6 @@ import { ContainerFixture, createBerthFile, storePragmas } from './objects.js';
  * missing from the machine is left out. For scale: podman 4.3 answers `podman ps -a` on
  * its own 10,000-container store in about 4.6 s.
  */
-
-const BIN = join(REPO_ROOT, 'dist', 'bin', 'berth.js');
 
 /** Containers in the store. */
 export const CONTAINERS = 10_000;

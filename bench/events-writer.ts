@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { openStore } from '../src/index.js';
+import { openStore } from './berth.js';
 
 /*
  * The writer process of bench/events.ts: `node --import tsx bench/events-writer.ts <file> <count>`,

@@ -4,8 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { openStore, type BerthEvent, type Container, type Store } from '../src/index.js';
-import { startServer } from '../src/server/http-server.js';
+import { openStore, type BerthEvent, type Container, type Store, startServer } from './berth.js';
 import { storePragmas } from './objects.js';
 import type { WriterReport } from './events-writer.js';
 import {

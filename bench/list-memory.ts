@@ -1,4 +1,4 @@
-import { openStore } from '../src/index.js';
+import { openStore } from './berth.js';
 import { collectGarbage, openRawDatabase } from './harness.js';
 
 /*

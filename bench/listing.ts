@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../src/index.js';
+import { openStore } from './berth.js';
+import { BIN } from './build.js';
 import {
   formatMiB,
   formatTable,
@@ -24,7 +25,6 @@ import { compareAddsOf, ContainerFixture, createBerthFile, createRawFile, storeP
  * figure).
  */
 
-const BIN = join(REPO_ROOT, 'dist', 'bin', 'berth.js');
 /** The same output with better-sqlite3 alone: the floor under berth's own figures. */
 const FLOOR = join(REPO_ROOT, 'bench', 'listing-floor.mjs');
 const TIME = '/usr/bin/time';
@@ -125,7 +125,6 @@ export async function runListingBench(opts: {
   print: (t: string) => void;
   formatHeader: (h: RunHeader) => string;
 }): Promise<ListingReport> {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
   const dir = join(opts.dataDir, 'listing');
   mkdirSync(dir, { recursive: true });
   const fixture = new ContainerFixture();

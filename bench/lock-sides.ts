@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../src/index.js';
+import { openStore, type Store } from './berth.js';
 import { applyMigrationFile, openRawDatabase } from './harness.js';
 
 /*

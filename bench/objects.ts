@@ -3,7 +3,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { openStore, type Container, type Store } from '../src/index.js';
+import { openStore, type Container, type Store } from './berth.js';
 import {
   collectGarbage,
   compare,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { loadManifest, openStore, type Plan } from '../src/index.js';
+import { loadManifest, openStore, type Plan } from './berth.js';
 import { collectGarbage, openRawDatabase, percentile } from './harness.js';
 
 /*

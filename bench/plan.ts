@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../src/index.js';
+import { openStore } from './berth.js';
 import { formatMiB, formatTable, openRawDatabase, REPO_ROOT, runHeader, type RunHeader } from './harness.js';
 import { storePragmas } from './objects.js';
 import { MANIFEST_SHAPE, type Phase, type PlanWorkerReport } from './plan-worker.js';

@@ -1,24 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureBuilt } from './build.js';
 import { benchSizes, formatHeader, writeResults } from './harness.js';
-import { runBackendsBench } from './backends.js';
-import { runCliBench } from './cli-start.js';
-import { runDockerClientsBench } from './docker-clients.js';
-import { runEventsBench } from './events.js';
-import { runListingBench } from './listing.js';
-import { runLocksBench } from './locks.js';
-import { runObjectsBench } from './objects.js';
-import { runPlanBench } from './plan.js';
-import { runTerraformBench } from './terraform.js';
 
 /*
  * Runs berth's benchmarks: `npm run bench [-- --quick] [-- objects locks cli plan terraform]`.
  *   objects          object store vs raw better-sqlite3 (bench/objects.ts)
  *   locks            workspace lock cycles vs raw and vs lock-file + state-file backends
  *   cli              cold start of `node dist/bin/berth.js ps -a` (the bundled bin) vs a
- *                    bare-node floor, and the files it loads (runs `npm run build` first
- *                    when dist/bin or dist/ is older than src/)
+ *                    bare-node floor, and the files it loads
  *   plan             loadManifest, plan, apply and no-change plan of 10,000 objects
  *   listing          `berth ps` from the command line on 10,000 and 100,000 containers
  *                    against `node -e 0`: JSON listing, a filtered listing, memory
@@ -35,28 +26,34 @@ import { runTerraformBench } from './terraform.js';
  *   BENCH_DIR        scratch directory for the store files (default: the OS temp dir;
  *                    adds fsync, so it decides which disk is measured)
  *   BENCH_KEEP=1     keep the store files afterwards
+ * Every bench measures the built package (dist/, dist/bin), as users run it: `npm run build`
+ * runs first when any of it is older than src/ (bench/build.ts), and the benches are loaded
+ * only after that.
  * Prints tables to stdout and writes bench/results/<name>.json.
  */
 
+const print = (t: string): void => console.log(t);
+
+/** Each bench, loaded on demand: its modules import dist/, which must be built first. */
 const BENCHES = {
   objects: async (sizes: number[], dataDir: string, quick: boolean) =>
-    runObjectsBench({ sizes, dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./objects.js')).runObjectsBench({ sizes, dataDir, quick, print, formatHeader }),
   locks: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runLocksBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./locks.js')).runLocksBench({ dataDir, quick, print, formatHeader }),
   cli: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runCliBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./cli-start.js')).runCliBench({ dataDir, quick, print, formatHeader }),
   plan: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runPlanBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./plan.js')).runPlanBench({ dataDir, quick, print, formatHeader }),
   events: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runEventsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./events.js')).runEventsBench({ dataDir, quick, print, formatHeader }),
   backends: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runBackendsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./backends.js')).runBackendsBench({ dataDir, quick, print, formatHeader }),
   listing: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runListingBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./listing.js')).runListingBench({ dataDir, quick, print, formatHeader }),
   terraform: async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runTerraformBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./terraform.js')).runTerraformBench({ dataDir, quick, print, formatHeader }),
   'docker-clients': async (_sizes: number[], dataDir: string, quick: boolean) =>
-    runDockerClientsBench({ dataDir, quick, print: (t) => console.log(t), formatHeader }),
+    (await import('./docker-clients.js')).runDockerClientsBench({ dataDir, quick, print, formatHeader }),
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -71,6 +68,7 @@ async function main(): Promise<number> {
   const names = (wanted.length > 0 ? wanted : Object.keys(BENCHES)) as BenchName[];
   const quick = argv.includes('--quick');
   const sizes = benchSizes(argv, process.env);
+  console.log(`build: ${ensureBuilt(print)}`);
   const root = process.env.BENCH_DIR ?? tmpdir();
   const dataDir = mkdtempSync(join(root, 'berth-bench-'));
   const started = performance.now();

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { generateSecretsKey, openStore, type Store } from '../src/index.js';
-import { startServer } from '../src/server/http-server.js';
+import { generateSecretsKey, openStore, type Store, startServer } from './berth.js';
 import {
   collectGarbage,
   formatMiB,
