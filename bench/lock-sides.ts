@@ -33,9 +33,11 @@ import { applyMigrationFile, openRawDatabase } from './harness.js';
  *            temp file + fsync + rename + directory fsync, and a .backup copy of the
  *            previous state
  *
- * Waiting for a held lock uses berth's backoff (lock-store.ts withLockWait: 25 ms doubling
- * to 1 s, jittered by 0.5-1) on the raw and files sides too, so contention compares the
- * storage designs, not retry policies. (Terraform's own -lock-timeout starts at 1 s.)
+ * Waiting for a held lock follows berth's policy (src/engine/locks/locks.ts withLockWait:
+ * poll with a plain read after 4 ms, the gap doubling to 25 ms, jittered by 0.5-1, and
+ * attempt only when the lock looks free) on the raw and files sides too, so contention
+ * compares the storage designs, not retry policies. (Terraform's own -lock-timeout starts
+ * at 1 s.)
  */
 
 export const ACTOR = 'bench@berth';
@@ -75,11 +77,29 @@ function counterOf(state: unknown): number {
   return (state as { counter?: number } | null)?.counter ?? 0;
 }
 
-/** Sleeps like berth's withLockWait between attempts; returns the next delay. */
-async function backoff(delay: number, deadline: number): Promise<number> {
-  const wait = Math.min(delay, deadline - Date.now());
-  await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait) * (0.5 + Math.random() / 2)));
-  return Math.min(delay * 2, 1000);
+/**
+ * Takes a lock as berth's withLockWait does: `attempt` (undefined while the lock is held)
+ * first; after a failure, sleep, then attempt again only when `looksFree` (a plain read)
+ * says the lock is free. Sleeps start at 4 ms and double to 25 ms, jittered by 0.5-1.
+ */
+async function waitForLock<T>(
+  what: string,
+  timeoutMs: number,
+  attempt: () => T | undefined,
+  looksFree: () => boolean,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 4;
+  for (let first = true; ; first = false) {
+    if (first || looksFree()) {
+      const taken = attempt();
+      if (taken !== undefined) return taken;
+    }
+    if (Date.now() >= deadline) throw new Error(`lock ${what} held for ${timeoutMs} ms`);
+    const wait = Math.min(delay, deadline - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait) * (0.5 + Math.random() / 2)));
+    delay = Math.min(delay * 2, 25);
+  }
 }
 
 // ---------------------------------------------------------------- berth
@@ -296,18 +316,20 @@ class RawSide implements LockSide {
 
   async cycle(ws: string, timeoutMs: number): Promise<void> {
     if (this.name === 'raw-1tx') return this.oneTransaction(ws);
-    const deadline = Date.now() + timeoutMs;
-    let delay = 25;
-    let lockId: string;
-    for (;;) {
-      try {
-        lockId = this.acquire(ws);
-        break;
-      } catch (err) {
-        if (!(err instanceof Held) || Date.now() >= deadline) throw err;
-        delay = await backoff(delay, deadline);
-      }
-    }
+    const key = `workspace:/${ws}`;
+    const lockId = await waitForLock(
+      ws,
+      timeoutMs,
+      () => {
+        try {
+          return this.acquire(ws);
+        } catch (err) {
+          if (err instanceof Held) return undefined;
+          throw err;
+        }
+      },
+      () => this.s.getLock.get(key) === undefined,
+    );
     this.write(ws, stateDoc(counterOf(this.read(ws)) + 1), lockId);
     this.release(ws, lockId);
   }
@@ -391,13 +413,12 @@ class FilesSide implements LockSide {
   }
 
   async cycle(ws: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let delay = 25;
-    let lockId: string | undefined;
-    while ((lockId = this.tryAcquire(ws)) === undefined) {
-      if (Date.now() >= deadline) throw new Error(`lock ${ws} held for ${timeoutMs} ms`);
-      delay = await backoff(delay, deadline);
-    }
+    const lockId = await waitForLock(
+      ws,
+      timeoutMs,
+      () => this.tryAcquire(ws),
+      () => !existsSync(this.lockPath(ws)),
+    );
     const current = this.read(ws);
     const path = this.statePath(ws);
     copyFileSync(path, `${path}.backup`);
