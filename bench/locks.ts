@@ -171,11 +171,12 @@ interface Uncontended {
  * How many cycles each side runs, unmeasured, before the measured ones. V8 optimises a
  * function only after many calls, and berth's cycle runs far more JavaScript than raw's
  * (validation, canonical JSON, events, lock info), so its first few hundred cycles run
- * partly interpreted: measured on this bench's machine, berth / raw is about 1.5x over the
- * first 80 cycles and settles near 1.1x after some 400. The target is the steady state,
- * as in a server or any long-lived process; the first cycles are reported beside it.
+ * partly interpreted: on the 2-core reference machine berth / raw is 1.1x-1.45x over a
+ * fresh process's first 80 cycles, and settles near 1.2x after some 400. The target is
+ * the steady state, as in a server or any long-lived process; the first cycles are
+ * reported beside it.
  */
-export const WARMUP_BATCHES = 60;
+const WARMUP_BATCHES = 60;
 const COLD_BATCHES = 10;
 
 async function uncontended(sides: Record<SideName, LockSide>, quick: boolean): Promise<Uncontended> {
