@@ -204,7 +204,7 @@ async function contention(
   print: (t: string) => void,
 ): Promise<ContentionRun[]> {
   const rounds = quick ? 3 : 5;
-  const cycles = quick ? 30 : 60;
+  const cycles = quick ? 30 : 120;
   const workers = new Workers(PROCESSES);
   const runs: ContentionRun[] = [];
   try {
