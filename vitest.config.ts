@@ -16,13 +16,6 @@ export default defineConfig({
   test: {
     ...(tmp ? { env: { TMPDIR: tmp } } : {}),
     pool: 'forks',
-    // One process per worker for all its files, not a fresh one per file: each file then
-    // stops re-importing vitest, the engine and its drivers (about 80 s of a run summed
-    // over the files, 17 s without). Files share no state that matters: none mocks a
-    // module or stubs the environment, each works on stores of its own (SQLite files in
-    // temp directories, PostgreSQL schemas), and what must start fresh runs as a child
-    // process.
-    isolate: false,
     // Two files at a time even on two cores (the default leaves one core idle): most
     // files wait on child processes and fsync, and the 60 s load test would otherwise
     // add its whole minute to the run.
