@@ -190,18 +190,22 @@ export function gcAvailable(): boolean {
 
 // ---------------------------------------------------------------- SQLite
 
-/** Options of berth's connection that the raw baseline copies (src/db/sqlite/open-sqlite.ts). */
+/** Options of berth's connection that the raw baseline copies (src/db/sqlite/open.ts). */
 export const BERTH_BUSY_TIMEOUT_MS = 5000;
+/** openStore's default page cache (src/open-store.ts cacheSizeKiB), in KiB. */
+export const BERTH_CACHE_SIZE_KIB = 16384;
 
 /**
  * A raw better-sqlite3 connection with berth's pragmas: WAL, synchronous=FULL,
- * foreign_keys=ON and a 5 s busy timeout, so the baseline pays for the same durability.
+ * foreign_keys=ON, a 5 s busy timeout and berth's default page cache, so the baseline
+ * pays for the same durability and caches as much.
  */
 export function openRawDatabase(file: string): BetterSqlite3.Database {
   const db = new BetterSqlite3(file, { timeout: BERTH_BUSY_TIMEOUT_MS });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
+  db.pragma(`cache_size = -${BERTH_CACHE_SIZE_KIB}`);
   return db;
 }
 

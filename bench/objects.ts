@@ -327,6 +327,8 @@ export async function storePragmas(store: Store): Promise<Record<string, string>
     pragmas.synchronous = ['OFF', 'NORMAL', 'FULL', 'EXTRA'][Number(own.synchronous)] ?? String(own.synchronous);
     pragmas.foreign_keys = Number(own.foreign_keys) === 1 ? 'ON' : 'OFF';
     pragmas.busy_timeout = `${own.busy_timeout} ms`;
+    // Per connection too: berth's own, not the build default this reading connection got.
+    pragmas.cache_size = String(own.cache_size);
     return pragmas;
   } finally {
     db.close();
