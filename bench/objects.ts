@@ -507,19 +507,19 @@ export async function compareAddsOf<K extends string>(
     }
   };
   const names = Object.keys(stores) as K[];
-  const sides: (() => (ctr: Container) => unknown)[] = [
-    ...names.map((n) => () => (ctr: Container) => stores[n].addContainer(ctr)),
-    () => rawAdd,
+  const sides: ((ctr: Container) => unknown)[] = [
+    ...names.map((n) => (ctr: Container) => stores[n].addContainer(ctr)),
+    rawAdd,
   ];
   const warmup = 10;
   const inputs = Array.from({ length: ADDS + warmup }, (_, k) => fixture.container(size + k));
-  for (let k = 0; k < warmup; k++) for (const side of sides) await side()(inputs[k]!);
+  for (let k = 0; k < warmup; k++) for (const add of sides) await add(inputs[k]!);
   const us: number[][] = sides.map(() => []);
   const orders = balancedOrders(sides.length);
   for (let k = warmup; k < inputs.length; k++) {
     const ctr = inputs[k]!;
     for (const i of orders[k % orders.length]!) {
-      const add = sides[i]!();
+      const add = sides[i]!;
       const t0 = process.hrtime.bigint();
       await add(ctr);
       us[i]!.push(Number(process.hrtime.bigint() - t0) / 1e3);
